@@ -1,0 +1,1 @@
+"""Everything after a spider yields an item: normalise -> dedup -> store."""
