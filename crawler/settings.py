@@ -1,0 +1,116 @@
+"""Scrapy settings for the Guba crawler.
+
+Polite by default (one request in flight per domain, ~3 s between requests with jitter, block-aware backoff).
+Every project setting has a prefix naming its component (GUBA_*, MONGO_*, REPOST_*, ...), is documented here
+and in the README's settings table, and can be overridden with ``-s NAME=VALUE`` or, for the few read from the
+environment (GUBA_BASE_URL, MONGO_URI, MONGO_DATABASE, REDIS_URL), an environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "guba"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- the site ---------------------------------------------------------------------------------
+# Base URL every request is built on; the tests point it at the local replay site.
+GUBA_BASE_URL = os.environ.get("GUBA_BASE_URL", "https://guba.eastmoney.com")
+# Posts per list page on the real site (used to size list-page budgets only).
+GUBA_LIST_PAGE_SIZE = 80
+# First-level replies asked per replies-API page (the site's own front-end asks 30).
+GUBA_REPLY_PAGE_SIZE = 30
+# Default number of list pages per board and run when `-a pages=` is not given (0 = no limit).
+GUBA_MAX_PAGES = 0
+
+# --- politeness ---------------------------------------------------------------------------------
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 3.0  # seconds between requests to one domain
+DOWNLOAD_DELAY_JITTER = 0.5  # +-50% random variation of DOWNLOAD_DELAY
+DOWNLOAD_TIMEOUT = 30
+# Guba's block is an HTTP-200 verification page that AutoThrottle cannot see; GubaBlockMiddleware adapts instead.
+AUTOTHROTTLE_ENABLED = False
+# robots.txt is not fetched: one extra request per run per host, and Guba's list/post pages are what users read.
+ROBOTSTXT_OBEY = False
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/144.0.0.0 Safari/537.36"
+)
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
+}
+COOKIES_ENABLED = True
+RETRY_ENABLED = True
+RETRY_TIMES = 5
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429, 403]
+# Pages above this size are dropped with a log line (a 5 MB list page is still accepted).
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+
+# --- block handling (crawler/middlewares.py: GubaBlockMiddleware) --------------------------------
+# Backoff after the first verification page in a row, in seconds; doubles with every further block.
+GUBA_BLOCK_BACKOFF_BASE = 30.0
+# Upper bound of that backoff.
+GUBA_BLOCK_BACKOFF_MAX = 900.0
+# How many times one request is retried after verification pages before it is given up (and counted).
+GUBA_BLOCK_MAX_RETRIES = 8
+# After this many verification pages in a row (whole domain) the crawl stops or pauses.
+GUBA_BLOCK_MAX_CONSECUTIVE = 12
+# What happens then: "stop" (close the spider with reason "blocked") or "pause" (wait GUBA_BLOCK_PAUSE_SECONDS).
+GUBA_BLOCK_ACTION = "stop"
+GUBA_BLOCK_PAUSE_SECONDS = 1800.0
+
+# --- consoles: off (Scrapy 2.19 starts a code-running remote-control server by default) ------------
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.GubaBlockMiddleware": 560,  # below RetryMiddleware (550): sees responses first
+    "crawler.middlewares.GubaRefererMiddleware": 700,
+}
+
+# --- pipelines: normalise -> dedup -> store ---------------------------------------------------------
+ITEM_PIPELINES = {
+    "pipelines.normalize_stage.NormalizePipeline": 300,
+    "pipelines.dedup_stage.RepostPipeline": 500,
+    "pipelines.mongo.MongoPipeline": 800,
+}
+
+# --- repost deduplication (pipelines/dedup_stage.py) ----------------------------------------------------
+# Estimated Jaccard similarity of character shingles above which two posts carry the same article.
+REPOST_THRESHOLD = 0.8
+# Bodies shorter than this (after normalisation, in characters) are never merged on content alone.
+REPOST_MIN_CHARS = 80
+REPOST_NUM_PERM = 128
+REPOST_BANDS = 32
+
+# --- MongoDB (pipelines/mongo.py) ----------------------------------------------------------------
+# Connection string; secrets belong here (environment), never in logs. Empty: the pipeline is not configured.
+MONGO_URI = os.environ.get("MONGO_URI", "")
+MONGO_DATABASE = os.environ.get("MONGO_DATABASE", "guba")
+# Documents written per bulk write.
+MONGO_BATCH_SIZE = 200
+# A partly filled batch is written after this many seconds.
+MONGO_FLUSH_SECONDS = 5.0
+# How long a failing write is retried (with backoff) before the batch is spilled to MONGO_SPILL_DIR.
+MONGO_RETRY_SECONDS = 600.0
+# Batches that could not be written are kept here as JSON lines and replayed by the next run.
+MONGO_SPILL_DIR = "var/spill"
+# Server selection timeout at start-up (ms).
+MONGO_CONNECT_TIMEOUT_MS = 5000
+
+# --- Scrapy housekeeping ----------------------------------------------------------------------------
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# --- extensions ----------------------------------------------------------------------------------------
+# Write the run's stats as JSON to this file at the end of the run (empty: off).
+GUBA_STATS_FILE = ""
+EXTENSIONS = {
+    "crawler.extensions.StatsFile": 900,
+}

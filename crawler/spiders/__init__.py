@@ -1,0 +1,1 @@
+"""Spiders: which URLs, in what order, which callback. No selectors here (they live in crawler.pages)."""

@@ -1,0 +1,202 @@
+"""Callbacks shared by the spiders: a post page, then all pages of its replies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy.http import FormRequest, Request, Response
+from twisted.python.failure import Failure
+
+from crawler.items import DeletedPostItem, PostItem, ReplyItem
+from crawler.middlewares import BlockedGiveUp
+from crawler.pages import (
+    ApiError,
+    Blocked,
+    LayoutChanged,
+    PageError,
+    PostGone,
+    decode_body,
+    parse_post_page,
+    parse_replies,
+)
+from crawler.urls import (
+    is_error_url,
+    parse_post_url,
+    post_url,
+    replies_api_url,
+    replies_form,
+    replies_legacy_api_url,
+)
+
+# Scheduler priorities: finish what was started (replies, posts) before opening more list pages, so the
+# queue stays short on long crawls.
+PRIO_LIST = 0
+PRIO_POST = 10
+PRIO_REPLIES = 20
+
+Outcome = str  # "ok" | "deleted" | "blocked" | "layout_changed" | "error"
+
+
+class GubaBaseSpider(scrapy.Spider):
+    """Post and replies callbacks. Subclasses decide where posts come from."""
+
+    def __init__(self, *args: Any, replies: str | int = "1", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # `-a replies=0` skips the replies API (posts only).
+        self.fetch_replies = str(replies).lower() not in ("0", "false", "no")
+        # post id -> how fetching it ended; `guba fetch` reads this to choose its exit status.
+        self.outcomes: dict[str, Outcome] = {}
+
+    @property
+    def base_url(self) -> str:
+        return str(self.settings.get("GUBA_BASE_URL")).rstrip("/")
+
+    @property
+    def reply_page_size(self) -> int:
+        return self.settings.getint("GUBA_REPLY_PAGE_SIZE", 30)
+
+    def inc(self, key: str, n: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(key, n)
+
+    # --- posts ------------------------------------------------------------------------------
+    def post_request(
+        self, bar: str, post_id: str, *, referer: str | None = None, list_bar: str | None = None
+    ) -> Request:
+        return Request(
+            post_url(self.base_url, bar, post_id),
+            callback=self.parse_post,
+            errback=self.on_error,
+            priority=PRIO_POST,
+            # Redirects are read here, not followed: every deleted post lands on the same /error URL.
+            meta={
+                "dont_redirect": True,
+                "handle_httpstatus_list": [301, 302, 303, 307, 308, 404, 410],
+                "guba_referer": referer,
+                "guba_post_id": post_id,
+            },
+            cb_kwargs={"post_id": post_id, "bar": bar, "list_bar": list_bar},
+        )
+
+    def parse_post(
+        self, response: Response, post_id: str, bar: str, list_bar: str | None
+    ) -> Iterator[Request | PostItem | DeletedPostItem]:
+        if 300 <= response.status < 400:
+            location = urljoin(response.url, response.headers.get(b"Location", b"").decode("latin-1"))
+            if not is_error_url(location):
+                try:
+                    moved = parse_post_url(location)
+                except ValueError:
+                    yield from self._gone(post_id, bar, response.url, f"redirected to {location}")
+                    return
+                # The post lives in another bar now: follow once, same post id.
+                if moved.post_id == post_id and moved.bar_code != bar:
+                    yield self.post_request(moved.bar_code, post_id, list_bar=list_bar)
+                    return
+            yield from self._gone(post_id, bar, response.url, f"redirected to {location}")
+            return
+        if response.status in (404, 410):
+            yield from self._gone(post_id, bar, response.url, f"HTTP {response.status}")
+            return
+        text = decode_body(response.body, _content_type(response))
+        try:
+            post = parse_post_page(text, url=response.url, expected_post_id=post_id)
+        except PostGone as exc:
+            yield from self._gone(post_id, bar, response.url, exc.reason)
+            return
+        except PageError as exc:
+            self.page_error(exc, response.url, post_id=post_id)
+            return
+        post.list_bar_code = list_bar
+        self.outcomes[post_id] = "ok"
+        self.inc("guba/posts")
+        yield post
+        if self.fetch_replies and (post.comments or 0) > 0:
+            yield self.replies_request(post_id, post.bar_code, 1, referer=response.url)
+
+    def _gone(self, post_id: str, bar: str, url: str, reason: str) -> Iterator[DeletedPostItem]:
+        self.outcomes[post_id] = "deleted"
+        self.inc("guba/deleted")
+        self.logger.info("Post %s is deleted or missing (%s): %s", post_id, reason, url)
+        yield DeletedPostItem(post_id=post_id, bar_code=bar, url=post_url(self.base_url, bar, post_id), reason=reason)
+
+    # --- replies ----------------------------------------------------------------------------
+    def replies_request(
+        self, post_id: str, bar: str, page: int, *, referer: str, legacy: bool = False
+    ) -> FormRequest:
+        url = replies_legacy_api_url(self.base_url) if legacy else replies_api_url(self.base_url, bar)
+        return FormRequest(
+            url,
+            formdata=replies_form(post_id, page, self.reply_page_size),
+            callback=self.parse_replies,
+            errback=self.on_error,
+            priority=PRIO_REPLIES,
+            meta={"guba_referer": referer, "guba_post_id": post_id},
+            cb_kwargs={"post_id": post_id, "bar": bar, "page": page, "legacy": legacy, "referer": referer},
+        )
+
+    def parse_replies(
+        self, response: Response, post_id: str, bar: str, page: int, legacy: bool, referer: str
+    ) -> Iterator[Request | ReplyItem]:
+        text = decode_body(response.body, _content_type(response))
+        try:
+            replies = parse_replies(text, post_id=post_id, page=page, url=response.url)
+        except (ApiError, LayoutChanged) as exc:
+            if not legacy:
+                # The 2022 endpoint refused: the older one serves the same data.
+                self.inc("guba/replies/fallback")
+                yield self.replies_request(post_id, bar, page, referer=referer, legacy=True)
+                return
+            self.page_error(exc, response.url, post_id=post_id)
+            return
+        except PageError as exc:
+            self.page_error(exc, response.url, post_id=post_id)
+            return
+        self.inc("guba/pages/replies")
+        self.inc("guba/replies", len(replies.replies))
+        yield from replies.replies
+        ps = self.reply_page_size
+        if not replies.first_level_ids:
+            return
+        more = page * ps < replies.count if replies.count is not None else len(replies.first_level_ids) >= ps
+        if more:
+            yield self.replies_request(post_id, bar, page + 1, referer=referer, legacy=legacy)
+
+    # --- errors -----------------------------------------------------------------------------
+    def page_error(self, exc: PageError, url: str, *, post_id: str | None = None) -> None:
+        if isinstance(exc, Blocked):
+            # The middleware retries verification pages; one that slipped past it is still not content.
+            self.inc("guba/blocked/late")
+            self.logger.warning("Verification page reached a callback, not stored: %s", url)
+            outcome = "blocked"
+        elif isinstance(exc, ApiError):
+            self.inc("guba/api_error")
+            self.logger.error("Site answered an error for %s: %s", url, exc.reason)
+            outcome = "error"
+        else:
+            self.inc("guba/layout_changed")
+            self.logger.error("Layout changed? %s: %s", url, exc.reason)
+            outcome = "layout_changed"
+        if post_id is not None:
+            self.outcomes.setdefault(post_id, outcome)
+
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        post_id = request.meta.get("guba_post_id") if request is not None else None
+        if failure.check(BlockedGiveUp):
+            outcome = "blocked"
+        else:
+            self.inc("guba/request_failed")
+            self.logger.error("Request failed: %s: %s", url, failure.getErrorMessage())
+            outcome = "error"
+        if post_id is not None and self.outcomes.get(post_id) != "ok":
+            self.outcomes[post_id] = outcome
+
+
+def _content_type(response: Response) -> str | None:
+    value = response.headers.get(b"Content-Type")
+    return value.decode("latin-1") if value else None

@@ -1,0 +1,53 @@
+"""``scrapy crawl guba_post -a url=URL`` (or ``-a urls=U1,U2``, or ``-a urls_file=F``): posts with their replies.
+
+URLs are Guba post URLs (``https://guba.eastmoney.com/news,600519,1743987733.html``); they are fetched from
+``GUBA_BASE_URL`` whatever host they name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from scrapy.http import Request
+
+from crawler.spiders.base import GubaBaseSpider
+from crawler.urls import PostRef, parse_post_url
+
+
+def read_urls(url: str | None = None, urls: str | None = None, urls_file: str | None = None) -> list[str]:
+    """All URLs named by the three arguments, in order; blank lines and ``#`` comments in the file skipped."""
+    found: list[str] = []
+    if url:
+        found.append(url.strip())
+    if urls:
+        found.extend(u.strip() for u in urls.split(",") if u.strip())
+    if urls_file:
+        for line in Path(urls_file).read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                found.append(line)
+    return found
+
+
+class GubaPostSpider(GubaBaseSpider):
+    name = "guba_post"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        urls: str | None = None,
+        urls_file: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        raw = read_urls(url, urls, urls_file)
+        if not raw:
+            raise ValueError("no URL: use -a url=URL, -a urls=U1,U2 or -a urls_file=FILE")
+        self.refs: list[PostRef] = list(dict.fromkeys(parse_post_url(u) for u in raw))
+
+    async def start(self) -> AsyncIterator[Request]:
+        for ref in self.refs:
+            yield self.post_request(ref.bar_code, ref.post_id)

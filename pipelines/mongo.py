@@ -1,0 +1,336 @@
+"""MongoPipeline: batched, idempotent, outage-proof storage of posts, replies and articles (schema v1).
+
+* Settings are read once (``from_crawler``); an empty ``MONGO_URI`` disables the stage (NotConfigured naming the
+  setting); an unreachable server stops the crawl at start (CloseSpider naming MONGO_URI, credentials redacted).
+* Items are buffered and written in bulk (unordered) from one worker thread, so the reactor keeps crawling.
+  Writes replace whole documents (with ``_id``) after reading the stored ones in the same batch: re-crawling
+  changes nothing but counters and timestamps, and it behaves the same on MongoDB and on nx-27017 (which
+  mishandles datetimes in ``$set``/``$min``; see README "MongoDB servers").
+* A transient failure is retried with backoff for ``MONGO_RETRY_SECONDS``; a batch that still cannot be written
+  is spilled to ``MONGO_SPILL_DIR`` as JSON lines and written by the next run. No item is dropped.
+* ``articles`` are derived from ``posts``: after each batch, every touched article is rebuilt from the posts
+  that carry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bson import json_util
+from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, PyMongoError
+from scrapy.exceptions import CloseSpider, NotConfigured
+from twisted.internet import task
+
+from crawler.items import DeletedPostItem, PostItem, ReplyItem
+from pipelines.documents import (
+    article_document,
+    content_changed,
+    deleted_post_document,
+    post_document,
+    reply_document,
+)
+from pipelines.mongo_conn import TRANSIENT_ERRORS, open_database, redact_uri
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    "posts": [
+        [("board.code", ASCENDING), ("published_at", DESCENDING)],
+        [("article_id", ASCENDING)],
+        [("stocks", ASCENDING)],
+        [("published_at", DESCENDING)],
+    ],
+    "articles": [[("stocks", ASCENDING)], [("published_at", DESCENDING)]],
+    "replies": [[("post_id", ASCENDING)], [("published_at", DESCENDING)]],
+}
+
+
+def ensure_indexes(db: Database[Any]) -> None:
+    for coll, specs in INDEXES.items():
+        for spec in specs:
+            db[coll].create_index(spec)
+
+
+class Batch:
+    """Items waiting to be written, by kind."""
+
+    def __init__(self) -> None:
+        self.posts: dict[str, PostItem] = {}
+        self.deleted: dict[str, DeletedPostItem] = {}
+        self.replies: dict[str, ReplyItem] = {}
+
+    def __len__(self) -> int:
+        return len(self.posts) + len(self.deleted) + len(self.replies)
+
+    def add(self, item: Any) -> bool:
+        if isinstance(item, PostItem):
+            self.posts[item.post_id] = item
+            self.deleted.pop(item.post_id, None)
+        elif isinstance(item, DeletedPostItem):
+            self.deleted[item.post_id] = item
+            self.posts.pop(item.post_id, None)
+        elif isinstance(item, ReplyItem):
+            self.replies[item.reply_id] = item
+        else:
+            return False
+        return True
+
+
+class MongoWriter:
+    """Writes a :class:`Batch` (synchronously; call from a worker thread). Idempotent: safe to retry whole."""
+
+    def __init__(self, db: Database[Any], stats: StatsCollector | None = None) -> None:
+        self.db = db
+        self.stats = stats
+
+    def _inc(self, key: str, n: int = 1) -> None:
+        if self.stats is not None and n:
+            self.stats.inc_value(key, n)
+
+    def _existing(self, coll: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        return {d["_id"]: d for d in self.db[coll].find({"_id": {"$in": ids}})}
+
+    def _replace(self, coll: str, docs: list[dict[str, Any]]) -> None:
+        if not docs:
+            return
+        try:
+            self.db[coll].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False)
+        except BulkWriteError as exc:
+            # Upserts racing with another crawler process on the same _id: the other write won; ours is
+            # equivalent (same page), so a duplicate-key error is not a loss. Anything else is.
+            errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+            if errors:
+                raise
+
+    def write(self, batch: Batch, now: datetime) -> None:
+        posts_coll = "posts"
+        ids = list(batch.posts) + list(batch.deleted)
+        existing = self._existing(posts_coll, ids)
+        docs: list[dict[str, Any]] = []
+        touched: set[str] = set()
+        for pid, item in batch.posts.items():
+            old = existing.get(pid)
+            doc = post_document(item, now=now, existing=old)
+            if old is None:
+                self._inc("mongo/posts_new")
+            elif content_changed(old, doc):
+                self._inc("mongo/posts_updated")
+            else:
+                self._inc("mongo/posts_unchanged")
+            for aid in (doc.get("article_id"), (old or {}).get("article_id")):
+                if aid:
+                    touched.add(aid)
+            docs.append(doc)
+        for pid, gone in batch.deleted.items():
+            old = existing.get(pid)
+            if old is None or not old.get("deleted"):
+                self._inc("mongo/posts_deleted")
+            docs.append(deleted_post_document(gone, now=now, existing=old))
+        self._replace(posts_coll, docs)
+        self._inc("mongo/posts_written", len(docs))
+
+        if batch.replies:
+            old_replies = self._existing("replies", list(batch.replies))
+            rdocs = [reply_document(r, now=now, existing=old_replies.get(rid)) for rid, r in batch.replies.items()]
+            self._replace("replies", rdocs)
+            self._inc("mongo/replies_written", len(rdocs))
+
+        if touched:
+            self.rebuild_articles(sorted(touched), now)
+
+    def rebuild_articles(self, article_ids: list[str], now: datetime) -> None:
+        carriers: dict[str, list[dict[str, Any]]] = {a: [] for a in article_ids}
+        for p in self.db.posts.find({"article_id": {"$in": article_ids}}, {"body_html": 0}):
+            carriers.setdefault(p["article_id"], []).append(p)
+        docs, empty = [], []
+        for aid, posts in carriers.items():
+            doc = article_document(aid, posts, now=now)
+            if doc is None:
+                empty.append(aid)
+            else:
+                docs.append(doc)
+        self._replace("articles", docs)
+        if empty:
+            self.db.articles.delete_many({"_id": {"$in": empty}})
+        self._inc("mongo/articles_written", len(docs))
+
+
+class MongoPipeline:
+    """The storage stage. See the module docstring; settings MONGO_* in crawler/settings.py."""
+
+    def __init__(
+        self,
+        *,
+        uri: str,
+        database: str,
+        batch_size: int,
+        flush_seconds: float,
+        retry_seconds: float,
+        spill_dir: str,
+        timeout_ms: int,
+        stats: StatsCollector | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.uri = uri
+        self.database = database
+        self.batch_size = max(1, batch_size)
+        self.flush_seconds = flush_seconds
+        self.retry_seconds = retry_seconds
+        self.spill_dir = Path(spill_dir)
+        self.timeout_ms = timeout_ms
+        self.stats = stats
+        self.clock = clock
+        self.batch = Batch()
+        self.db: Database[Any] | None = None
+        self.writer: MongoWriter | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-writer")
+        self._lock: asyncio.Lock | None = None
+        self._loop: task.LoopingCall | None = None
+        self._last_flush = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MongoPipeline:
+        s = crawler.settings
+        uri = s.get("MONGO_URI") or ""
+        if not uri:
+            raise NotConfigured("MONGO_URI is not set: nothing is stored (set it, or run `make crawl`)")
+        return cls(
+            uri=uri,
+            database=s.get("MONGO_DATABASE") or "guba",
+            batch_size=s.getint("MONGO_BATCH_SIZE", 200),
+            flush_seconds=s.getfloat("MONGO_FLUSH_SECONDS", 5.0),
+            retry_seconds=s.getfloat("MONGO_RETRY_SECONDS", 600.0),
+            spill_dir=s.get("MONGO_SPILL_DIR") or "var/spill",
+            timeout_ms=s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000),
+            stats=crawler.stats,
+        )
+
+    def _inc(self, key: str, n: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(key, n)
+
+    async def open_spider(self) -> None:
+        self._lock = asyncio.Lock()
+        try:
+            self.db = await self._run(open_database, self.uri, self.database, timeout_ms=self.timeout_ms)
+            await self._run(ensure_indexes, self.db)
+        except PyMongoError as exc:
+            raise CloseSpider(
+                f"MongoDB is unreachable at {redact_uri(self.uri)} (setting MONGO_URI): {type(exc).__name__}"
+            ) from None
+        self.writer = MongoWriter(self.db, self.stats)
+        logger.info("Storing to MongoDB %s, database %r", redact_uri(self.uri), self.database)
+        await self._replay_spills()
+        self._loop = task.LoopingCall(self._tick)
+        self._loop.start(max(0.5, self.flush_seconds / 2), now=False)
+
+    async def process_item(self, item: Any) -> Any:
+        if self.batch.add(item) and len(self.batch) >= self.batch_size:
+            await self.flush()
+        return item
+
+    def _tick(self) -> Any:
+        if len(self.batch) and time.monotonic() - self._last_flush >= self.flush_seconds:
+            from twisted.internet.defer import Deferred
+
+            return Deferred.fromFuture(asyncio.ensure_future(self.flush()))
+        return None
+
+    async def close_spider(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        await self.flush()
+        if self.db is not None:
+            self.db.client.close()
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    async def flush(self) -> None:
+        assert self._lock is not None
+        async with self._lock:
+            if not len(self.batch):
+                return
+            batch, self.batch = self.batch, Batch()
+            self._last_flush = time.monotonic()
+            await self._write_with_retry(batch)
+
+    async def _write_with_retry(self, batch: Batch) -> None:
+        assert self.writer is not None
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.5
+        while True:
+            try:
+                await self._run(self.writer.write, batch, self.clock())
+                return
+            except TRANSIENT_ERRORS as exc:
+                if time.monotonic() >= deadline:
+                    self._spill(batch, exc)
+                    return
+                self._inc("mongo/retry")
+                logger.warning(
+                    "MongoDB write failed (%s); retrying %d items in %.1fs", type(exc).__name__, len(batch), delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    # --- spill files: what could not be written survives the run --------------------------------
+    def _spill(self, batch: Batch, exc: Exception) -> None:
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spill_dir / f"spill-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for kind, items in (("post", batch.posts), ("deleted", batch.deleted), ("reply", batch.replies)):
+                for item in items.values():
+                    fh.write(json_util.dumps({"kind": kind, "item": _item_dict(item)}, ensure_ascii=False) + "\n")
+        self._inc("mongo/spilled", len(batch))
+        logger.error(
+            "MongoDB unreachable for %.0fs (%s): %d items kept in %s; the next run writes them (MONGO_SPILL_DIR)",
+            self.retry_seconds, type(exc).__name__, len(batch), path,
+        )
+
+    async def _replay_spills(self) -> None:
+        if not self.spill_dir.is_dir():
+            return
+        for path in sorted(self.spill_dir.glob("spill-*.jsonl")):
+            batch = Batch()
+            for line in path.read_text(encoding="utf-8").splitlines():
+                rec = json_util.loads(line)
+                batch.add(_item_from_dict(rec["kind"], rec["item"]))
+            logger.info("Writing %d items kept from an earlier MongoDB outage: %s", len(batch), path)
+            await self._write_with_retry(batch)
+            path.unlink()
+            self._inc("mongo/spill_replayed", len(batch))
+
+
+def _item_dict(item: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(item)
+
+
+def _item_from_dict(kind: str, data: dict[str, Any]) -> Any:
+    from crawler.items import StockMention
+
+    if kind == "post":
+        data["stock_mentions"] = [StockMention(**m) for m in data.get("stock_mentions") or []]
+        return PostItem(**data)
+    if kind == "deleted":
+        return DeletedPostItem(**data)
+    return ReplyItem(**data)

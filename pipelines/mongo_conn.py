@@ -1,0 +1,44 @@
+"""One way to open MongoDB for every stage: the MONGO_* settings, a redacted URI for logs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pymongo
+from pymongo.database import Database
+
+_CREDENTIALS = re.compile(r"(?<=://)[^@/]+@")
+
+# Errors after which the same write may succeed if tried again (the server restarted, a failover, a timeout).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    pymongo.errors.AutoReconnect,
+    pymongo.errors.ConnectionFailure,
+    pymongo.errors.ServerSelectionTimeoutError,
+    pymongo.errors.NetworkTimeout,
+    pymongo.errors.ExecutionTimeout,
+    pymongo.errors.WTimeoutError,
+)
+
+
+def redact_uri(uri: str) -> str:
+    """``mongodb://user:secret@host/db`` -> ``mongodb://***@host/db``: the only form of a URI that is logged."""
+    return _CREDENTIALS.sub("***@", uri)
+
+
+def open_database(uri: str, database: str, *, timeout_ms: int = 5000, **kwargs: Any) -> Database[Any]:
+    """Connect and ping. Raises ``pymongo.errors.PyMongoError`` when the server cannot be reached."""
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient(
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        tz_aware=True,
+        appname="guba-crawler",
+        **kwargs,
+    )
+    try:
+        client.admin.command("ping")
+    except Exception:
+        client.close()
+        raise
+    return client[database]
