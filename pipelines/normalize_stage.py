@@ -46,6 +46,7 @@ def normalize_post(post: PostItem, *, now: datetime) -> list[str]:
         is_majia=post.author_is_majia,
         deactivated=post.author_deactivated,
         user_type=post.author_user_type,
+        bar_name=post.bar_name,
     )
     post.body = clean_body(post.body_html)
     post.source = normalize_source(

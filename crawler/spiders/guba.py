@@ -84,11 +84,11 @@ class GubaSpider(GubaBaseSpider):
         try:
             listing = parse_list_page(decode_body(response.body, _content_type(response)), url=response.url)
         except PostGone:
-            self.stop(state, page, "no such board")
+            self.stop(state, page, "no_board", "no such board")
             return
         except PageError as exc:
             self.page_error(exc, response.url)
-            self.stop(state, page, "list page unreadable")
+            self.stop(state, page, "unreadable", "list page unreadable")
             return
         state.pages += 1
         self.inc("guba/pages/list")
@@ -99,14 +99,14 @@ class GubaSpider(GubaBaseSpider):
                 continue
             yield self.post_request(row.bar_code or board, row.post_id, referer=response.url, list_bar=board)
         if not listing.rows:
-            self.stop(state, page, "empty page")
+            self.stop(state, page, "empty_page", "empty page")
         elif not new_rows:
             self.inc("guba/tarpit_stops")
-            self.stop(state, page, "page brought no new post ids (tarpit)")
+            self.stop(state, page, "tarpit", "page brought no new post ids (tarpit)")
         elif self.since and self._all_older(listing.rows):
-            self.stop(state, page, f"reached since={self.since}")
+            self.stop(state, page, "reached_since", f"reached since={self.since}")
         elif self.max_pages is not None and page >= self.max_pages:
-            self.stop(state, page, f"page limit {self.max_pages}")
+            self.stop(state, page, "page_limit", f"page limit {self.max_pages}")
         else:
             yield self.list_request(board, page + 1)
 
@@ -116,8 +116,7 @@ class GubaSpider(GubaBaseSpider):
         assert self.since is not None
         return bool(dated) and all(d < self.since for d in dated)
 
-    def stop(self, state: BoardState, page: int, reason: str) -> None:
-        state.stop_reason = reason
-        key = reason.split(" (")[0].split("=")[0].replace(" ", "_")
+    def stop(self, state: BoardState, page: int, key: str, reason: str) -> None:
+        state.stop_reason = key
         self.inc(f"guba/board_stop/{key}")
         self.logger.info("Board %s: stopped after page %d: %s", state.code, page, reason)

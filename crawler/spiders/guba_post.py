@@ -7,6 +7,7 @@ URLs are Guba post URLs (``https://guba.eastmoney.com/news,600519,1743987733.htm
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from scrapy.http import Request
 from crawler.spiders.base import GubaBaseSpider
 from crawler.urls import PostRef, parse_post_url
 
+_URL_SEP = re.compile(r"\s+|,(?=\s*https?://)")
+
 
 def read_urls(url: str | None = None, urls: str | None = None, urls_file: str | None = None) -> list[str]:
     """All URLs named by the three arguments, in order; blank lines and ``#`` comments in the file skipped."""
@@ -22,7 +25,8 @@ def read_urls(url: str | None = None, urls: str | None = None, urls_file: str | 
     if url:
         found.append(url.strip())
     if urls:
-        found.extend(u.strip() for u in urls.split(",") if u.strip())
+        # Guba URLs contain commas (news,600519,1.html): split only where a new URL starts.
+        found.extend(u.strip() for u in _URL_SEP.split(urls) if u.strip())
     if urls_file:
         for line in Path(urls_file).read_text(encoding="utf-8").splitlines():
             line = line.strip()

@@ -1,0 +1,299 @@
+"""Near-duplicate index in MongoDB: which article does a post carry?
+
+An *article* is a text that one or more posts carry (a news story reposted into many bars, a user's copy
+with a comment line on top). "The same article" is defined in :mod:`pipelines.fingerprint`; this module
+stores fingerprints and finds matches with a constant number of round trips per batch:
+
+- ``{prefix}posts``         ``{_id: post_id, article_id, method, similarity}`` — the post's assignment, so
+  re-assigning a post (a recrawl, a retried batch) returns the same article without recomputing;
+- ``{prefix}fingerprints``  ``{_id: article_id, exact: sha1 of the fingerprint text, sig: [ints], post_ids}``
+  — one document per article: its first post's fingerprint (the article does not drift as copies join);
+- ``{prefix}bands``         ``{_id: "{band_key}|{article_id}", band, article_id}`` — LSH band index.
+
+Every write is an insert of a whole document with its ``_id`` (duplicates, code 11000, are ignored), so
+the index behaves the same on real MongoDB and on nx-27017 (whose ``$set``/``$addToSet``/upsert-without-
+``_id`` differ), and concurrent crawler processes converge: a new article's id derives from its content
+(``"a" + exact_key[:24]``), so two processes creating the same article write the same document.
+
+Two processes that see two *near* (not exact) copies of a new article at the same instant can still create
+two articles; later copies then join one of them. Short posts (fingerprint shorter than ``min_chars``)
+are never merged on content alone: each is its own article ``"p" + post_id`` and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from pipelines.fingerprint import (
+    band_keys,
+    estimated_jaccard,
+    fingerprint_text,
+    key_of_fingerprint,
+    signature_of_fingerprint,
+)
+
+METHODS: Final = ("short", "exact", "near", "new")
+_DUPLICATE_KEY: Final = 11000
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The article a post belongs to.
+
+    method: ``short`` (too short to compare; ``article_id = "p" + post_id``), ``exact`` (same
+    fingerprint as an existing article), ``near`` (estimated Jaccard ≥ threshold with an existing article;
+    ``similarity`` says how close), ``new`` (this post starts an article). ``is_new_article`` is true when
+    this post is the one that started its article (``new``, and every ``short`` post, which is its own
+    article). Assigning a post again returns an equal Assignment.
+    """
+
+    article_id: str
+    is_new_article: bool
+    method: str
+    similarity: float | None
+
+
+@dataclass
+class _Pending:
+    index: int
+    post_id: str
+    fp: str
+    exact: str
+    sig: list[int] | None = None
+    keys: list[str] | None = None
+
+
+def _insert_ignoring_duplicates(coll: Collection[Any], docs: list[dict[str, Any]]) -> set[int]:
+    """Insert all docs (unordered); return the indexes of those that already existed. Other errors raise."""
+    if not docs:
+        return set()
+    try:
+        coll.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        other = [e for e in errors if e.get("code") != _DUPLICATE_KEY]
+        if other or exc.details.get("writeConcernErrors"):
+            raise
+        return {int(e["index"]) for e in errors}
+    return set()
+
+
+class RepostIndex:
+    """Assign posts to articles, remembering fingerprints in MongoDB (see the module docstring).
+
+    ``threshold``: minimum estimated Jaccard for a ``near`` match. ``min_chars``: minimum fingerprint length
+    for content matching. ``num_perm`` / ``bands``: MinHash size and LSH bands (see
+    :func:`pipelines.fingerprint.band_keys` for the S-curve). ``max_candidates``: per post, at most this many
+    LSH candidates (those sharing the most bands) are verified.
+    """
+
+    def __init__(
+        self,
+        db: Database[Any],
+        *,
+        threshold: float = 0.8,
+        min_chars: int = 80,
+        num_perm: int = 128,
+        bands: int = 32,
+        prefix: str = "dedup_",
+        max_candidates: int = 50,
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        if not 1 <= bands <= num_perm:
+            raise ValueError(f"bands must be in 1..num_perm ({num_perm}), got {bands}")
+        self.db = db
+        self.threshold = threshold
+        self.min_chars = min_chars
+        self.num_perm = num_perm
+        self.bands = bands
+        self.max_candidates = max_candidates
+        self.posts: Collection[Any] = db[f"{prefix}posts"]
+        self.fingerprints: Collection[Any] = db[f"{prefix}fingerprints"]
+        self.band_index: Collection[Any] = db[f"{prefix}bands"]
+
+    def ensure_indexes(self) -> None:
+        """Create the lookup indexes (idempotent): ``exact`` on fingerprints, ``band`` on bands."""
+        self.fingerprints.create_index("exact")
+        self.band_index.create_index("band")
+
+    def assign(self, post_id: str, body: str) -> Assignment:
+        """The article of one post; ``body`` is its clean text (see :func:`pipelines.normalize.clean_body`)."""
+        return self.assign_many([(post_id, body)])[0]
+
+    def assign_many(self, items: Sequence[tuple[str, str]]) -> list[Assignment]:
+        """Assignments for ``(post_id, body)`` pairs, in input order.
+
+        Posts in the batch that copy each other join one article, exactly as if assigned one by one. A post
+        id assigned before (in this batch or any earlier call, by any process) gets its stored assignment
+        back unchanged, even if its body has changed since (article ids stay stable). Round trips per batch,
+        whatever the collection size: one posts lookup, one exact lookup, one band lookup, one signature
+        fetch, three bulk inserts. Signatures are computed only for posts without an exact match.
+        """
+        results: list[Assignment | None] = [None] * len(items)
+        known = self._known_posts({post_id for post_id, _ in items})
+        first_seen: dict[str, int] = {}
+        pending: list[_Pending] = []
+        for i, (post_id, body) in enumerate(items):
+            if post_id in known:
+                results[i] = known[post_id]
+                continue
+            if post_id in first_seen:  # resolved after the batch
+                continue
+            first_seen[post_id] = i
+            fp = fingerprint_text(body)
+            if len(fp) < self.min_chars:
+                results[i] = Assignment("p" + post_id, True, "short", None)
+            else:
+                pending.append(_Pending(i, post_id, fp, key_of_fingerprint(fp)))
+
+        if pending:
+            self._resolve(pending, results)
+
+        for i, (post_id, _) in enumerate(items):
+            if results[i] is None:
+                results[i] = results[first_seen[post_id]]
+        return [r for r in results if r is not None]
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _known_posts(self, post_ids: Iterable[str]) -> dict[str, Assignment]:
+        ids = list(post_ids)
+        if not ids:
+            return {}
+        return {
+            doc["_id"]: Assignment(
+                doc["article_id"], doc.get("method") == "new", doc.get("method", "exact"), doc.get("similarity")
+            )
+            for doc in self.posts.find({"_id": {"$in": ids}})
+        }
+
+    def _resolve(self, pending: list[_Pending], results: list[Assignment | None]) -> None:
+        db_exact: dict[str, str] = {}
+        for doc in self.fingerprints.find({"exact": {"$in": sorted({p.exact for p in pending})}}, {"exact": 1}):
+            current = db_exact.get(doc["exact"])
+            db_exact[doc["exact"]] = doc["_id"] if current is None else min(current, doc["_id"])
+
+        to_match = [p for p in pending if p.exact not in db_exact]
+        for p in to_match:
+            p.sig = signature_of_fingerprint(p.fp, num_perm=self.num_perm)
+            p.keys = band_keys(p.sig, bands=self.bands)
+        db_candidates, db_sigs = self._db_candidates(to_match)
+
+        new_fps: list[dict[str, Any]] = []
+        new_bands: list[dict[str, Any]] = []
+        batch_exact: dict[str, str] = {}
+        batch_bands: dict[str, list[str]] = {}
+        batch_sigs: dict[str, list[int]] = {}
+        for p in pending:
+            if p.exact in db_exact:
+                results[p.index] = Assignment(db_exact[p.exact], False, "exact", 1.0)
+                continue
+            if p.exact in batch_exact:
+                results[p.index] = Assignment(batch_exact[p.exact], False, "exact", 1.0)
+                continue
+            assert p.sig is not None and p.keys is not None
+            best = self._best_match(p, db_candidates.get(p.index, []), db_sigs, batch_bands, batch_sigs)
+            if best is not None:
+                results[p.index] = Assignment(best[0], False, "near", best[1])
+                continue
+            article_id = "a" + p.exact[:24]
+            results[p.index] = Assignment(article_id, True, "new", None)
+            batch_exact[p.exact] = article_id
+            batch_sigs[article_id] = p.sig
+            for key in p.keys:
+                batch_bands.setdefault(key, []).append(article_id)
+            new_fps.append({"_id": article_id, "exact": p.exact, "sig": p.sig, "post_ids": [p.post_id]})
+            new_bands.extend({"_id": f"{key}|{article_id}", "band": key, "article_id": article_id} for key in p.keys)
+
+        self._write(pending, results, new_fps, new_bands)
+
+    def _db_candidates(
+        self, to_match: list[_Pending]
+    ) -> tuple[dict[int, list[str]], dict[str, list[int]]]:
+        """Per pending index, the stored articles sharing the most bands (≤ max_candidates), and their sigs."""
+        all_keys = sorted({k for p in to_match for k in (p.keys or [])})
+        if not all_keys:
+            return {}, {}
+        by_band: dict[str, list[str]] = {}
+        # The limit bounds the cost of a band that very many articles share (template posts).
+        limit = self.max_candidates * self.bands * len(to_match)
+        for doc in self.band_index.find({"band": {"$in": all_keys}}, {"band": 1, "article_id": 1}).limit(limit):
+            by_band.setdefault(doc["band"], []).append(doc["article_id"])
+        candidates: dict[int, list[str]] = {}
+        for p in to_match:
+            counts: Counter[str] = Counter(a for k in (p.keys or []) for a in by_band.get(k, ()))
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_candidates]
+            if ranked:
+                candidates[p.index] = [a for a, _ in ranked]
+        wanted = sorted({a for ids in candidates.values() for a in ids})
+        sigs: dict[str, list[int]] = {}
+        if wanted:
+            for doc in self.fingerprints.find({"_id": {"$in": wanted}}, {"sig": 1}):
+                sig = doc.get("sig")
+                if isinstance(sig, list) and len(sig) == self.num_perm:
+                    sigs[doc["_id"]] = [int(v) for v in sig]
+        return candidates, sigs
+
+    def _best_match(
+        self,
+        p: _Pending,
+        db_ids: list[str],
+        db_sigs: dict[str, list[int]],
+        batch_bands: dict[str, list[str]],
+        batch_sigs: dict[str, list[int]],
+    ) -> tuple[str, float] | None:
+        assert p.sig is not None and p.keys is not None
+        candidates: dict[str, list[int]] = {a: db_sigs[a] for a in db_ids if a in db_sigs}
+        for key in p.keys:
+            for a in batch_bands.get(key, ()):
+                candidates[a] = batch_sigs[a]
+        best: tuple[str, float] | None = None
+        for article_id, sig in candidates.items():
+            sim = estimated_jaccard(p.sig, sig)
+            # Ties go to the smaller id so every process picks the same article.
+            if sim < self.threshold:
+                continue
+            if best is None or sim > best[1] or (sim == best[1] and article_id < best[0]):
+                best = (article_id, sim)
+        return best
+
+    def _write(
+        self,
+        pending: list[_Pending],
+        results: list[Assignment | None],
+        new_fps: list[dict[str, Any]],
+        new_bands: list[dict[str, Any]],
+    ) -> None:
+        # Bands first, then the fingerprint, then the post: a crash in between leaves band entries without
+        # an article (ignored when fetched) or an article that the next assignment finds by exact key.
+        _insert_ignoring_duplicates(self.band_index, new_bands)
+        existed = _insert_ignoring_duplicates(self.fingerprints, new_fps)
+        if existed:  # another process created the same article first: we joined it rather than made it
+            taken = {new_fps[i]["_id"] for i in existed}
+            for p in pending:
+                r = results[p.index]
+                if r is not None and r.method == "new" and r.article_id in taken:
+                    results[p.index] = Assignment(r.article_id, False, "exact", 1.0)
+
+        post_docs: list[dict[str, Any]] = []
+        for p in pending:
+            r = results[p.index]
+            assert r is not None
+            post_docs.append(
+                {"_id": p.post_id, "article_id": r.article_id, "method": r.method, "similarity": r.similarity}
+            )
+        raced = _insert_ignoring_duplicates(self.posts, post_docs)
+        if raced:  # another process assigned the same post meanwhile: its answer is the stored one
+            stored = self._known_posts(post_docs[i]["_id"] for i in raced)
+            for i in raced:
+                p = pending[i]
+                if p.post_id in stored:
+                    results[p.index] = stored[p.post_id]
