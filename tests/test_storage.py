@@ -1,0 +1,176 @@
+"""Storage (schema v1) against a real wire-protocol server: completeness, idempotence, reposts, outages."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pymongo
+import pytest
+
+from pipelines.schema import iter_errors
+from tests.conftest import expected_posts, expected_replies
+from tests.crawl import ROOT, FAST_SETTINGS, run_crawl, scrapy_cmd
+from tests.services import MongoServer
+from tests.site import SiteModel
+
+pytestmark = pytest.mark.e2e
+
+ALL_BOARDS = ["600519", "usBABA", "hk09988", "bk0896"]
+VOLATILE = {"counts", "fetched_at", "updated_at", "last_activity_at", "last_activity_at_raw"}
+
+
+def _crawl(site: Any, tmp_path: Path, uri: str, db: str, **kw: Any) -> Any:
+    return run_crawl("guba", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=uri, database=db,
+                     args={"boards": ",".join(ALL_BOARDS)}, **kw)
+
+
+def _strip(doc: dict[str, Any], volatile: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in volatile}
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory, mongo_server) -> dict[str, Any]:
+    """One crawl of four boards (reposts across US, HK and concept boards) shared by the read-only tests."""
+    tmp = tmp_path_factory.mktemp("storage")
+    model = SiteModel.generate(seed=11, boards={"600519": 120, "usBABA": 90, "hk09988": 80, "bk0896": 20})
+    from tests.site import ReplaySite
+
+    with ReplaySite(model) as site:
+        result = _crawl(site, tmp, mongo_server.uri, "storage")
+        assert result.returncode == 0, result.log[-3000:]
+        first = result
+        second = _crawl(site, tmp, mongo_server.uri, "storage_twice")
+        client: pymongo.MongoClient = pymongo.MongoClient(mongo_server.uri, tz_aware=True)
+        before = {c: {d["_id"]: d for d in client.storage_twice[c].find()} for c in ("posts", "replies", "articles")}
+        client.close()
+        third = _crawl(site, tmp, mongo_server.uri, "storage_twice")
+    return {"model": model, "result": first, "second": second, "third": third, "before": before}
+
+
+def test_every_post_reply_and_article_stored_once_and_valid(crawled, mongo_client):
+    model: SiteModel = crawled["model"]
+    db = mongo_client["storage"]
+    posts = list(db.posts.find())
+    want = expected_posts(model, ALL_BOARDS)
+    assert {p["_id"] for p in posts} == want
+    assert len(posts) == len(want)
+    assert {r["_id"] for r in db.replies.find({}, {"_id": 1})} == expected_replies(model, want)
+    # Each post's article exists and lists it; each article's posts point back at it.
+    articles = {a["_id"]: a for a in db.articles.find()}
+    for p in posts:
+        assert p["_id"] in articles[p["article_id"]]["post_ids"]
+    for a in articles.values():
+        assert len(a["post_ids"]) == len(set(a["post_ids"]))
+        assert a["repost_count"] == len(a["post_ids"]) - 1
+    for coll, docs in (("posts", posts), ("articles", list(articles.values())),
+                       ("replies", list(db.replies.find().limit(500)))):
+        for doc in docs:
+            assert iter_errors(coll, doc) == [], (coll, doc["_id"])
+
+
+def test_reposts_on_three_boards_and_a_user_copy_are_one_article(crawled, mongo_client):
+    model: SiteModel = crawled["model"]
+    db = mongo_client["storage"]
+    assert model.article_groups, "the replay site must generate reposted articles"
+    for key, post_ids in model.article_groups.items():
+        boards = {model.posts[p].bar_code for p in post_ids}
+        assert len(boards) >= 3, key
+        kinds = {model.posts[p].kind for p in post_ids}
+        assert "article-user" in kinds  # the user's copy with a comment line
+        article_ids = {db.posts.find_one({"_id": p})["article_id"] for p in post_ids}
+        assert len(article_ids) == 1, (key, article_ids)
+        article = db.articles.find_one({"_id": article_ids.pop()})
+        assert sorted(article["post_ids"]) == sorted(post_ids)
+        assert article["source"]["kind"] == "news"
+        assert article["published_at"] == min(db.posts.find_one({"_id": p})["published_at"] for p in post_ids)
+    # Nothing else was merged: every other article has exactly one post.
+    grouped = {p for ids in model.article_groups.values() for p in ids}
+    for a in db.articles.find():
+        if not set(a["post_ids"]) & grouped:
+            assert len(a["post_ids"]) == 1, a["post_ids"]
+
+
+def test_one_liners_are_never_merged(crawled, mongo_client):
+    model: SiteModel = crawled["model"]
+    db = mongo_client["storage"]
+    oneliners = [p for p in model.posts.values() if p.kind == "oneliner" and not p.deleted]
+    texts = [p.content_html for p in oneliners]
+    assert len(texts) > len(set(texts)), "the site must have identical one-liners"
+    ids = [db.posts.find_one({"_id": p.post_id})["article_id"] for p in oneliners]
+    assert len(ids) == len(set(ids))
+
+
+def test_second_crawl_changes_only_counters_and_timestamps(crawled, mongo_client):
+    db = mongo_client["storage_twice"]
+    assert crawled["second"].returncode == 0 and crawled["third"].returncode == 0
+    assert crawled["third"].stat("mongo/posts_new") == 0
+    assert crawled["third"].stat("mongo/posts_updated") == 0
+    assert crawled["third"].stat("mongo/posts_unchanged") == crawled["second"].stat("mongo/posts_new")
+    before = crawled["before"]
+    for coll, volatile in (("posts", VOLATILE), ("replies", {"fetched_at", "updated_at"}),
+                           ("articles", {"updated_at"})):
+        after = {d["_id"]: d for d in db[coll].find()}
+        assert after.keys() == before[coll].keys(), coll
+        for k, doc in after.items():
+            assert _strip(doc, volatile) == _strip(before[coll][k], volatile), (coll, k)
+            if "updated_at" in doc:
+                assert doc["updated_at"] > before[coll][k]["updated_at"]
+    # first_seen_at survives a recrawl.
+    doc = db.posts.find_one()
+    assert doc["first_seen_at"] < doc["updated_at"]
+
+
+def test_unreachable_mongodb_stops_the_crawl_at_start_naming_the_setting(start_site, tmp_path):
+    model = SiteModel.generate(seed=12, boards={"600519": 5, "usBABA": 5})
+    site = start_site(model)
+    uri = "mongodb://crawler:s3cret-pw@127.0.0.1:1/?serverSelectionTimeoutMS=500"
+    result = run_crawl("guba", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=uri,
+                       args={"boards": "600519"}, settings={"MONGO_CONNECT_TIMEOUT_MS": 500})
+    assert "MONGO_URI" in result.log
+    assert "s3cret-pw" not in result.log
+    assert result.stats.get("item_scraped_count", 0) == 0
+    assert site.count() <= 1
+
+
+@pytest.mark.fault
+def test_mongodb_stopped_mid_crawl_loses_nothing(start_site, tmp_path):
+    model = SiteModel.generate(seed=13, boards={"600519": 120, "usBABA": 40})
+    site = start_site(model)
+    site.faults.slow(0.03)  # stretch the crawl to several seconds
+    mongo = MongoServer(tmp_path / "mongo").start()
+    stats_file = tmp_path / "stats.json"
+    settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "GUBA_STATS_FILE": str(stats_file),
+                "MONGO_BATCH_SIZE": 20, "MONGO_CONNECT_TIMEOUT_MS": 1000}
+    import os
+
+    env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": "outage"}
+    proc = subprocess.Popen(scrapy_cmd("guba", {"boards": "600519,usBABA"}, settings), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while site.count(kind="post") < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        mongo.kill()
+        time.sleep(3)
+        mongo.start()
+        _, log = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, log[-3000:]
+    import json
+
+    stats = json.loads(stats_file.read_text())
+    assert stats.get("mongo/retry", 0) + stats.get("dedup/retry", 0) >= 1, "the outage must have been noticed"
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
+    try:
+        db = client.outage
+        want = expected_posts(model, ["600519", "usBABA"])
+        assert {d["_id"] for d in db.posts.find({}, {"_id": 1})} == want
+        assert {d["_id"] for d in db.replies.find({}, {"_id": 1})} == expected_replies(model, want)
+    finally:
+        client.close()
+        mongo.stop()
