@@ -85,10 +85,10 @@ class GubaBlockMiddleware:
             slot.delay = delay
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        head = decode_body(response.body[:_HEAD_BYTES], response.headers.get(b"Content-Type", b"").decode("latin-1"))
+        head = decode_body(response.body[:_HEAD_BYTES], (response.headers.get(b"Content-Type") or b"").decode("latin-1"))
         kind = classify_page(status=response.status, url=response.url, text=head)
         if 300 <= response.status < 400 and is_login_url(
-            urljoin(response.url, response.headers.get(b"Location", b"").decode("latin-1"))
+            urljoin(response.url, (response.headers.get(b"Location") or b"").decode("latin-1"))
         ):
             kind = PageKind.LOGIN
         self.stats.inc_value(f"guba/pages/{kind.name.lower()}")
@@ -144,10 +144,10 @@ class GubaBlockMiddleware:
                 "(GUBA_BLOCK_PAUSE_SECONDS). If this repeats, raise DOWNLOAD_DELAY or crawl from another address.",
                 self.consecutive, self.pause_seconds,
             )
-            from twisted.internet import reactor
+            import asyncio
 
             engine.pause()
-            reactor.callLater(self.pause_seconds, engine.unpause)  # type: ignore[attr-defined]
+            asyncio.get_running_loop().call_later(self.pause_seconds, engine.unpause)
             self.consecutive = 0
             return
         self.stopping = True

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.schema import iter_errors
 from tests.conftest import expected_posts, expected_replies
-from tests.crawl import ROOT, FAST_SETTINGS, run_crawl, scrapy_cmd
+from tests.crawl import FAST_SETTINGS, ROOT, run_crawl, scrapy_cmd
 from tests.services import MongoServer
 from tests.site import SiteModel
 

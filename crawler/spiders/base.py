@@ -85,7 +85,7 @@ class GubaBaseSpider(scrapy.Spider):
         self, response: Response, post_id: str, bar: str, list_bar: str | None
     ) -> Iterator[Request | PostItem | DeletedPostItem]:
         if 300 <= response.status < 400:
-            location = urljoin(response.url, response.headers.get(b"Location", b"").decode("latin-1"))
+            location = urljoin(response.url, (response.headers.get(b"Location") or b"").decode("latin-1"))
             if not is_error_url(location):
                 try:
                     moved = parse_post_url(location)

@@ -6,8 +6,8 @@ URLs are Guba post URLs (``https://guba.eastmoney.com/news,600519,1743987733.htm
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
