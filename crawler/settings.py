@@ -114,3 +114,10 @@ GUBA_STATS_FILE = ""
 EXTENSIONS = {
     "crawler.extensions.StatsFile": 900,
 }
+
+# --- scale-out (crawler/distributed.py) ------------------------------------------------------------------
+# A shared Redis (scrapy-redis) for scheduling and request deduplication across crawler processes; empty = off.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+ADDONS = {
+    "crawler.distributed.RedisAddon": 100,
+}
