@@ -152,3 +152,31 @@ class DeletedPostItem:
     url: str
     reason: str
     fetched_at: datetime | None = None
+
+
+@dataclass
+class RepliesDoneItem:
+    """Every reply page of a post has been fetched in this run (the replies API said there are no more).
+
+    Incremental runs read this back: a post whose replies were not all fetched (a killed run, a failed page)
+    is fetched again. ``first_level`` / ``total`` are the API's ``count`` / ``reply_total_count``.
+    """
+
+    post_id: str
+    first_level: int
+    total: int
+    post_comments: int | None  # the post's comment count when its page was fetched
+    fetched_at: datetime | None = None
+
+
+@dataclass
+class BoardDoneItem:
+    """A board's list walk ended normally in this run. ``watermark`` is the last-activity time (Beijing raw
+    string) of the newest ordinary row seen on page 1; the next incremental run walks down to it. It is
+    stored only when the whole run finishes cleanly (see pipelines/watermarks.py)."""
+
+    board: str
+    sort: str
+    watermark: str | None
+    stop_reason: str
+    pages: int

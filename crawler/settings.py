@@ -71,12 +71,16 @@ REMOTE_CONTROL_ENABLED = False
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.GubaBlockMiddleware": 560,  # below RetryMiddleware (550): sees responses first
     "crawler.middlewares.GubaRefererMiddleware": 700,
+    # Above GubaBlockMiddleware (560) and MetaRefreshMiddleware (580): sees a verification page first and
+    # may answer it through the browser; off when the browser is (crawler/browser.py).
+    "crawler.browser.BrowserFallbackMiddleware": 585,
 }
 
 # --- pipelines: normalise -> dedup -> store ---------------------------------------------------------
 ITEM_PIPELINES = {
     "pipelines.normalize_stage.NormalizePipeline": 300,
     "pipelines.dedup_stage.RepostPipeline": 500,
+    "pipelines.validate_stage.ValidationPipeline": 600,
     "pipelines.mongo.MongoPipeline": 800,
 }
 
@@ -108,16 +112,89 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
+# --- runs, locks and monitors (pipelines/runs.py, crawler/monitors.py) ----------------------------------------
+# Id shared by the processes of one run (scrapy-redis workers); empty = a fresh id per process.
+GUBA_RUN_ID = os.environ.get("GUBA_RUN_ID", "")
+# Refuse to start when another run holds a lock on one of the boards.
+GUBA_LOCK_ENABLED = True
+# A lock whose holder has not refreshed it for this long (or whose process is gone) is taken over.
+GUBA_LOCK_STALE_SECONDS = 900.0
+GUBA_LOCK_HEARTBEAT_SECONDS = 60.0
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["crawler.monitors.CloseMonitorSuite"]
+# Monitors fail the run above these: share of responses that were verification pages,
+GUBA_MONITOR_MAX_BLOCK_RATE = 0.2
+# requests given up after verification pages,
+GUBA_MONITOR_MAX_GAVE_UP = 0
+# pages without the expected layout,
+GUBA_MONITOR_MAX_LAYOUT_CHANGES = 0
+# share of items that break schema v1.
+GUBA_MONITOR_MAX_INVALID_RATE = 0.0
+
 # --- extensions ----------------------------------------------------------------------------------------
 # Write the run's stats as JSON to this file at the end of the run (empty: off).
 GUBA_STATS_FILE = ""
 EXTENSIONS = {
+    "crawler.extensions.ResumeGuard": 0,
+    "spidermon.contrib.scrapy.extensions.Spidermon": 400,
+    # Board lock, crawl_runs document and the end-of-run summary (after Spidermon's verdict).
+    "pipelines.runs.RunExtension": 450,
     "crawler.extensions.StatsFile": 900,
+    # Hands the spider what MongoDB knows (incremental runs); off without MONGO_URI.
+    "pipelines.watermarks.WatermarkExtension": 500,
 }
 
 # --- scale-out (crawler/distributed.py) ------------------------------------------------------------------
 # A shared Redis (scrapy-redis) for scheduling and request deduplication across crawler processes; empty = off.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# With REDIS_URL set, GUBA_RUN_ID (runs section) is required: processes with the same id share one crawl.
+# Every Redis key of a run is "<REDIS_KEY_PREFIX>:<GUBA_RUN_ID>:<spider>:<part>".
+REDIS_KEY_PREFIX = "guba"
+# A run's keys expire this long (s) after their last write; the last worker of a finished run deletes them
+# at once, so this only clears up after killed runs.
+REDIS_RUN_TTL = 172800
+# A worker closes once the shared queue has been empty and no worker busy for this long (s).
+REDIS_IDLE_CLOSE_SECONDS = 5.0
+# How often (s) an idle worker polls the shared queue, and every worker refreshes its heartbeat.
+REDIS_POLL_SECONDS = 1.0
+# A worker not heard from for this long (s) (killed, frozen) no longer counts as alive or busy.
+REDIS_WORKER_TIMEOUT = 60.0
 ADDONS = {
     "crawler.distributed.RedisAddon": 100,
 }
+
+# --- browser fallback (crawler/browser.py) ------------------------------------------------------------
+# Debian's chromium through scrapy-playwright, only for requests that need JavaScript (财富号 article pages;
+# blocked pages when GUBA_BROWSER_ON_BLOCK is on). "auto": on when a chromium binary is found; true: required
+# (start-up fails without it); false: never. BrowserAddon installs the handler only when on.
+GUBA_BROWSER_ENABLED = "auto"
+# The browser binary; empty = /usr/lib/chromium/chromium, /usr/bin/chromium, then chromium on PATH.
+# `playwright install` is never needed.
+GUBA_BROWSER_EXECUTABLE = ""
+# Fetch a GET page that came back as the verification page once more through the browser, then reuse the
+# browser's cookies for plain requests. Off by default: each such page costs a browser page load.
+GUBA_BROWSER_ON_BLOCK = False
+# Pages one browser context shows before it is closed and a fresh one opened: chromium's memory grows
+# with every page a context has shown, so recycling keeps long runs flat. Cookies survive in Scrapy's jar.
+GUBA_BROWSER_PAGES_PER_CONTEXT = 50
+# How long a 财富号 page may take to fill its article container (ms) before it is read as it is.
+GUBA_BROWSER_WAIT_MS = 15000
+# scrapy-playwright: pages open at once per context (concurrency, not lifetime), navigation timeout (ms),
+# chromium flags that work here (docs/environment.md); BrowserAddon adds executable_path.
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30000
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "headless": True,
+    "args": [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+    ],
+}
+# Images, media and fonts are never downloaded by the browser.
+PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.abort_heavy_request"
+ADDONS = {**ADDONS, "crawler.browser.BrowserAddon": 200}

@@ -27,10 +27,11 @@ from bson import json_util
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
+from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 from twisted.internet import task
 
-from crawler.items import DeletedPostItem, PostItem, ReplyItem
+from crawler.items import BoardDoneItem, DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem
 from pipelines.documents import (
     article_document,
     content_changed,
@@ -71,9 +72,10 @@ class Batch:
         self.posts: dict[str, PostItem] = {}
         self.deleted: dict[str, DeletedPostItem] = {}
         self.replies: dict[str, ReplyItem] = {}
+        self.replies_done: dict[str, RepliesDoneItem] = {}
 
     def __len__(self) -> int:
-        return len(self.posts) + len(self.deleted) + len(self.replies)
+        return len(self.posts) + len(self.deleted) + len(self.replies) + len(self.replies_done)
 
     def add(self, item: Any) -> bool:
         if isinstance(item, PostItem):
@@ -84,6 +86,8 @@ class Batch:
             self.posts.pop(item.post_id, None)
         elif isinstance(item, ReplyItem):
             self.replies[item.reply_id] = item
+        elif isinstance(item, RepliesDoneItem):
+            self.replies_done[item.post_id] = item
         else:
             return False
         return True
@@ -153,6 +157,33 @@ class MongoWriter:
         if touched:
             self.rebuild_articles(sorted(touched), now)
 
+        # Last: "all replies of this post are stored" is only true once they are.
+        if batch.replies_done:
+            self._replace("post_crawl_state", [
+                {
+                    "_id": d.post_id,
+                    "replies_first_level": d.first_level,
+                    "replies_total": d.total,
+                    "post_comments": d.post_comments,
+                }
+                for d in batch.replies_done.values()
+            ])
+
+    def write_watermarks(self, boards: list[BoardDoneItem], now: datetime) -> None:
+        """Store the watermarks of boards whose walk completed in a run that ended cleanly."""
+        existing = self._existing("boards", [b.board for b in boards])
+        docs = []
+        for b in boards:
+            doc = dict(existing.get(b.board) or {"_id": b.board, "watermarks": {}})
+            marks = dict(doc.get("watermarks") or {})
+            if b.watermark:
+                marks[b.sort] = b.watermark
+            doc.update(
+                watermarks=marks, last_complete_run_at=now, last_stop_reason=b.stop_reason, last_pages=b.pages
+            )
+            docs.append(doc)
+        self._replace("boards", docs)
+
     def rebuild_articles(self, article_ids: list[str], now: datetime) -> None:
         carriers: dict[str, list[dict[str, Any]]] = {a: [] for a in article_ids}
         for p in self.db.posts.find({"article_id": {"$in": article_ids}}, {"body_html": 0}):
@@ -200,6 +231,7 @@ class MongoPipeline:
         self.writer: MongoWriter | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-writer")
         self._lock: asyncio.Lock | None = None
+        self.boards_done: list[BoardDoneItem] = []
         self._loop: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
 
@@ -209,7 +241,7 @@ class MongoPipeline:
         uri = s.get("MONGO_URI") or ""
         if not uri:
             raise NotConfigured("MONGO_URI is not set: nothing is stored (set it, or run `make crawl`)")
-        return cls(
+        o = cls(
             uri=uri,
             database=s.get("MONGO_DATABASE") or "guba",
             batch_size=s.getint("MONGO_BATCH_SIZE", 200),
@@ -219,6 +251,8 @@ class MongoPipeline:
             timeout_ms=s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000),
             stats=crawler.stats,
         )
+        crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
+        return o
 
     def _inc(self, key: str, n: int = 1) -> None:
         if self.stats is not None:
@@ -240,6 +274,9 @@ class MongoPipeline:
         self._loop.start(max(0.5, self.flush_seconds / 2), now=False)
 
     async def process_item(self, item: Any) -> Any:
+        if isinstance(item, BoardDoneItem):
+            self.boards_done.append(item)
+            return item
         if self.batch.add(item) and len(self.batch) >= self.batch_size:
             await self.flush()
         return item
@@ -255,9 +292,30 @@ class MongoPipeline:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         await self.flush()
-        if self.db is not None:
-            self.db.client.close()
-        self._executor.shutdown(wait=True)
+
+    def spider_closed(self, reason: str) -> None:
+        """After the last flush: move watermarks of boards that completed, if the run ended cleanly."""
+        try:
+            if self.writer is not None and self.boards_done:
+                clean = reason == "finished" and not self._stat("mongo/spilled")
+                done = [b for b in self.boards_done if clean and not self._stat(f"guba/board_failed/{b.board}")]
+                kept = sorted({b.board for b in self.boards_done} - {b.board for b in done})
+                if done:
+                    self.writer.write_watermarks(done, self.clock())
+                if kept:
+                    logger.info(
+                        "Watermarks not moved for %s (run %s, failures or unstored items): the next run walks "
+                        "them again", ",".join(kept), reason,
+                    )
+        except PyMongoError as exc:
+            logger.warning("Could not store board watermarks (%s); the next run walks further", exc)
+        finally:
+            if self.db is not None:
+                self.db.client.close()
+            self._executor.shutdown(wait=True)
+
+    def _stat(self, key: str) -> Any:
+        return self.stats.get_value(key) if self.stats is not None else None
 
     async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -296,7 +354,12 @@ class MongoPipeline:
         self.spill_dir.mkdir(parents=True, exist_ok=True)
         path = self.spill_dir / f"spill-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.jsonl"
         with path.open("w", encoding="utf-8") as fh:
-            for kind, items in (("post", batch.posts), ("deleted", batch.deleted), ("reply", batch.replies)):
+            for kind, items in (
+                ("post", batch.posts),
+                ("deleted", batch.deleted),
+                ("reply", batch.replies),
+                ("replies_done", batch.replies_done),
+            ):
                 for item in items.values():
                     fh.write(json_util.dumps({"kind": kind, "item": _item_dict(item)}, ensure_ascii=False) + "\n")
         self._inc("mongo/spilled", len(batch))
@@ -333,4 +396,6 @@ def _item_from_dict(kind: str, data: dict[str, Any]) -> Any:
         return PostItem(**data)
     if kind == "deleted":
         return DeletedPostItem(**data)
+    if kind == "replies_done":
+        return RepliesDoneItem(**data)
     return ReplyItem(**data)

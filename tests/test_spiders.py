@@ -73,7 +73,7 @@ def test_tarpit_stops_the_board_and_says_why(start_site, mongo_server, mongo_cli
     model = SiteModel.generate(seed=5, boards={"600519": 250, "usBABA": 10})
     site = start_site(model)
     site.faults.tarpit("600519", from_page=3)
-    result = _crawl(site, tmp_path, mongo_server, "e2e_tarpit", args={"boards": "600519"})
+    result = _crawl(site, tmp_path, mongo_server, "e2e_tarpit", args={"boards": "600519", "sort": "publish"})
     assert result.returncode == 0, result.log[-3000:]
     assert result.stat("guba/tarpit_stops") == 1
     assert "page brought no new post ids (tarpit)" in result.log
@@ -96,7 +96,8 @@ def test_pages_and_since_limits(start_site, mongo_server, mongo_client, tmp_path
     ids = model.board_post_ids("600519")
     since = model.posts[ids[100]].publish_time  # on page 2
     site.reset_log()
-    result = _crawl(site, tmp_path, mongo_server, "e2e_since", args={"boards": "600519", "since": since})
+    result = _crawl(site, tmp_path, mongo_server, "e2e_since",
+                    args={"boards": "600519", "since": since, "sort": "publish"})
     assert result.returncode == 0
     assert result.stat("guba/board_stop/reached_since") == 1
     stored = {d["_id"] for d in mongo_client["e2e_since"].posts.find({}, {"_id": 1})}

@@ -24,7 +24,7 @@ VOLATILE = {"counts", "fetched_at", "updated_at", "last_activity_at", "last_acti
 
 def _crawl(site: Any, tmp_path: Path, uri: str, db: str, **kw: Any) -> Any:
     return run_crawl("guba", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=uri, database=db,
-                     args={"boards": ",".join(ALL_BOARDS)}, **kw)
+                     args={"boards": ",".join(ALL_BOARDS), "full": 1}, **kw)
 
 
 def _strip(doc: dict[str, Any], volatile: set[str]) -> dict[str, Any]:

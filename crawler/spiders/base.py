@@ -10,7 +10,7 @@ import scrapy
 from scrapy.http import FormRequest, Request, Response
 from twisted.python.failure import Failure
 
-from crawler.items import DeletedPostItem, PostItem, ReplyItem
+from crawler.items import DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem
 from crawler.middlewares import BlockedGiveUp
 from crawler.pages import (
     ApiError,
@@ -64,7 +64,13 @@ class GubaBaseSpider(scrapy.Spider):
 
     # --- posts ------------------------------------------------------------------------------
     def post_request(
-        self, bar: str, post_id: str, *, referer: str | None = None, list_bar: str | None = None
+        self,
+        bar: str,
+        post_id: str,
+        *,
+        referer: str | None = None,
+        list_bar: str | None = None,
+        reply_start_page: int = 1,
     ) -> Request:
         return Request(
             post_url(self.base_url, bar, post_id),
@@ -77,13 +83,14 @@ class GubaBaseSpider(scrapy.Spider):
                 "handle_httpstatus_list": [301, 302, 303, 307, 308, 404, 410],
                 "guba_referer": referer,
                 "guba_post_id": post_id,
+                "guba_board": list_bar,
             },
-            cb_kwargs={"post_id": post_id, "bar": bar, "list_bar": list_bar},
+            cb_kwargs={"post_id": post_id, "bar": bar, "list_bar": list_bar, "reply_start_page": reply_start_page},
         )
 
     def parse_post(
-        self, response: Response, post_id: str, bar: str, list_bar: str | None
-    ) -> Iterator[Request | PostItem | DeletedPostItem]:
+        self, response: Response, post_id: str, bar: str, list_bar: str | None, reply_start_page: int = 1
+    ) -> Iterator[Request | PostItem | DeletedPostItem | RepliesDoneItem]:
         if 300 <= response.status < 400:
             location = urljoin(response.url, (response.headers.get(b"Location") or b"").decode("latin-1"))
             if not is_error_url(location):
@@ -94,7 +101,9 @@ class GubaBaseSpider(scrapy.Spider):
                     return
                 # The post lives in another bar now: follow once, same post id.
                 if moved.post_id == post_id and moved.bar_code != bar:
-                    yield self.post_request(moved.bar_code, post_id, list_bar=list_bar)
+                    yield self.post_request(
+                        moved.bar_code, post_id, list_bar=list_bar, reply_start_page=reply_start_page
+                    )
                     return
             yield from self._gone(post_id, bar, response.url, f"redirected to {location}")
             return
@@ -108,14 +117,21 @@ class GubaBaseSpider(scrapy.Spider):
             yield from self._gone(post_id, bar, response.url, exc.reason)
             return
         except PageError as exc:
-            self.page_error(exc, response.url, post_id=post_id)
+            self.page_error(exc, response.url, post_id=post_id, board=list_bar)
             return
         post.list_bar_code = list_bar
         self.outcomes[post_id] = "ok"
         self.inc("guba/posts")
         yield post
-        if self.fetch_replies and (post.comments or 0) > 0:
-            yield self.replies_request(post_id, post.bar_code, 1, referer=response.url)
+        if not self.fetch_replies:
+            return
+        if (post.comments or 0) > 0:
+            yield self.replies_request(
+                post_id, post.bar_code, max(1, reply_start_page), referer=response.url,
+                post_comments=post.comments, board=list_bar,
+            )
+        else:
+            yield RepliesDoneItem(post_id=post_id, first_level=0, total=0, post_comments=post.comments)
 
     def _gone(self, post_id: str, bar: str, url: str, reason: str) -> Iterator[DeletedPostItem]:
         self.outcomes[post_id] = "deleted"
@@ -125,7 +141,15 @@ class GubaBaseSpider(scrapy.Spider):
 
     # --- replies ----------------------------------------------------------------------------
     def replies_request(
-        self, post_id: str, bar: str, page: int, *, referer: str, legacy: bool = False
+        self,
+        post_id: str,
+        bar: str,
+        page: int,
+        *,
+        referer: str,
+        legacy: bool = False,
+        post_comments: int | None = None,
+        board: str | None = None,
     ) -> FormRequest:
         url = replies_legacy_api_url(self.base_url) if legacy else replies_api_url(self.base_url, bar)
         return FormRequest(
@@ -134,13 +158,29 @@ class GubaBaseSpider(scrapy.Spider):
             callback=self.parse_replies,
             errback=self.on_error,
             priority=PRIO_REPLIES,
-            meta={"guba_referer": referer, "guba_post_id": post_id},
-            cb_kwargs={"post_id": post_id, "bar": bar, "page": page, "legacy": legacy, "referer": referer},
+            meta={"guba_referer": referer, "guba_post_id": post_id, "guba_board": board},
+            cb_kwargs={
+                "post_id": post_id,
+                "bar": bar,
+                "page": page,
+                "legacy": legacy,
+                "referer": referer,
+                "post_comments": post_comments,
+                "board": board,
+            },
         )
 
     def parse_replies(
-        self, response: Response, post_id: str, bar: str, page: int, legacy: bool, referer: str
-    ) -> Iterator[Request | ReplyItem]:
+        self,
+        response: Response,
+        post_id: str,
+        bar: str,
+        page: int,
+        legacy: bool,
+        referer: str,
+        post_comments: int | None = None,
+        board: str | None = None,
+    ) -> Iterator[Request | ReplyItem | RepliesDoneItem]:
         text = decode_body(response.body, _content_type(response))
         try:
             replies = parse_replies(text, post_id=post_id, page=page, url=response.url)
@@ -148,25 +188,40 @@ class GubaBaseSpider(scrapy.Spider):
             if not legacy:
                 # The 2022 endpoint refused: the older one serves the same data.
                 self.inc("guba/replies/fallback")
-                yield self.replies_request(post_id, bar, page, referer=referer, legacy=True)
+                yield self.replies_request(
+                    post_id, bar, page, referer=referer, legacy=True, post_comments=post_comments, board=board
+                )
                 return
-            self.page_error(exc, response.url, post_id=post_id)
+            self.page_error(exc, response.url, post_id=post_id, board=board)
             return
         except PageError as exc:
-            self.page_error(exc, response.url, post_id=post_id)
+            self.page_error(exc, response.url, post_id=post_id, board=board)
             return
         self.inc("guba/pages/replies")
         self.inc("guba/replies", len(replies.replies))
         yield from replies.replies
         ps = self.reply_page_size
-        if not replies.first_level_ids:
-            return
-        more = page * ps < replies.count if replies.count is not None else len(replies.first_level_ids) >= ps
+        if replies.first_level_ids:
+            more = page * ps < replies.count if replies.count is not None else len(replies.first_level_ids) >= ps
+        else:
+            more = False
         if more:
-            yield self.replies_request(post_id, bar, page + 1, referer=referer, legacy=legacy)
+            yield self.replies_request(
+                post_id, bar, page + 1, referer=referer, legacy=legacy, post_comments=post_comments, board=board
+            )
+            return
+        first_level = replies.count if replies.count is not None else (page - 1) * ps + len(replies.first_level_ids)
+        yield RepliesDoneItem(
+            post_id=post_id,
+            first_level=first_level,
+            total=replies.total_count if replies.total_count is not None else first_level,
+            post_comments=post_comments,
+        )
 
     # --- errors -----------------------------------------------------------------------------
-    def page_error(self, exc: PageError, url: str, *, post_id: str | None = None) -> None:
+    def page_error(
+        self, exc: PageError, url: str, *, post_id: str | None = None, board: str | None = None
+    ) -> None:
         if isinstance(exc, Blocked):
             # The middleware retries verification pages; one that slipped past it is still not content.
             self.inc("guba/blocked/late")
@@ -182,6 +237,12 @@ class GubaBaseSpider(scrapy.Spider):
             outcome = "layout_changed"
         if post_id is not None:
             self.outcomes.setdefault(post_id, outcome)
+        if board is not None and outcome != "layout_changed":
+            self.board_failed(board)
+
+    def board_failed(self, board: str) -> None:
+        """Something of this board's walk was not stored: its watermark must not move this run."""
+        self.inc(f"guba/board_failed/{board}")
 
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
@@ -195,6 +256,9 @@ class GubaBaseSpider(scrapy.Spider):
             outcome = "error"
         if post_id is not None and self.outcomes.get(post_id) != "ok":
             self.outcomes[post_id] = outcome
+        board = request.meta.get("guba_board") if request is not None else None
+        if board:
+            self.board_failed(board)
 
 
 def _content_type(response: Response) -> str | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy.http import Request, Response
 
-from crawler.items import DeletedPostItem, PostItem
+from crawler.incremental import KnownPostsStore, decide
+from crawler.items import BoardDoneItem, DeletedPostItem, ListRow, PostItem
 from crawler.pages import PageError, PostGone, decode_body, parse_list_page
 from crawler.spiders.base import PRIO_LIST, GubaBaseSpider, _content_type
 from crawler.urls import board_list_url, parse_board_arg
@@ -26,9 +27,9 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
 @dataclass
 class BoardState:
     code: str
-    seen: set[str] = field(default_factory=set)
     pages: int = 0
     stop_reason: str | None = None
+    watermark: str | None = None
 
 
 def _split(value: str | None) -> list[str]:
@@ -42,8 +43,9 @@ class GubaSpider(GubaBaseSpider):
         self,
         boards: str | None = None,
         pages: str | int | None = None,
-        sort: str = "publish",
+        sort: str | None = None,
         since: str | None = None,
+        full: str | int | None = None,
         *args: Any,
         **kwargs: Any,
     ) -> None:
@@ -53,68 +55,117 @@ class GubaSpider(GubaBaseSpider):
             raise ValueError("no boards: use -a boards=600519,usBABA,hk09988")
         self.boards = list(dict.fromkeys(codes))
         self.max_pages = int(pages) if pages not in (None, "") else None
-        if sort not in ("publish", "reply"):
+        if sort not in (None, "", "publish", "reply"):
             raise ValueError(f"sort must be 'publish' or 'reply', got {sort!r}")
-        self.sort = sort
+        self.requested_sort = sort or None
+        self.sort = sort or "publish"
         if since and not _DATE_RE.match(since.strip()):
             raise ValueError(f"since must look like 2026-03-01 or '2026-03-01 09:30', got {since!r}")
         # Guba times are Beijing wall-clock "YYYY-MM-DD HH:MM:SS" strings, so string order is time order.
         self.since = since.strip() if since else None
+        self.full = str(full or "0").lower() in ("1", "true", "yes")
+        # Set by pipelines.watermarks.WatermarkExtension when MongoDB is configured (None: every run is full).
+        self.known_posts: KnownPostsStore | None = None
+        self.incremental = False
+        self.watermarks: dict[str, str | None] = {}
         self.state = {code: BoardState(code) for code in self.boards}
 
     async def start(self) -> AsyncIterator[Request]:
         if self.max_pages is None:
             self.max_pages = self.settings.getint("GUBA_MAX_PAGES") or None
+        if self.known_posts is not None and not self.full:
+            self.incremental = True
+            # Incremental runs walk by last activity: new posts and posts with new replies come first, so a
+            # board is done at the first page whose rows are all older than the last complete run.
+            self.sort = self.requested_sort or "reply"
+            self.watermarks = {b: self.known_posts.watermark(b, self.sort) for b in self.boards}
+            self.logger.info("Incremental run (sort=%s); watermarks: %s", self.sort, self.watermarks)
         for code in self.boards:
             yield self.list_request(code, 1)
 
-    def list_request(self, board: str, page: int) -> Request:
+    def list_request(self, board: str, page: int, prev_ids: list[str] | None = None) -> Request:
         return Request(
             board_list_url(self.base_url, board, page, self.sort),
             callback=self.parse_list,
             errback=self.on_error,
             priority=PRIO_LIST,
-            cb_kwargs={"board": board, "page": page},
+            # Every scheduled run (and a resumed one) walks the same list URLs again.
+            dont_filter=True,
+            meta={"guba_board": board},
+            cb_kwargs={"board": board, "page": page, "prev_ids": prev_ids or []},
         )
 
     def parse_list(
-        self, response: Response, board: str, page: int
-    ) -> Iterator[Request | PostItem | DeletedPostItem]:
-        state = self.state[board]
+        self, response: Response, board: str, page: int, prev_ids: list[str] | None = None
+    ) -> Iterator[Request | PostItem | DeletedPostItem | BoardDoneItem]:
+        state = self.state.setdefault(board, BoardState(board))
         try:
             listing = parse_list_page(decode_body(response.body, _content_type(response)), url=response.url)
         except PostGone:
             self.stop(state, page, "no_board", "no such board")
             return
         except PageError as exc:
-            self.page_error(exc, response.url)
+            self.page_error(exc, response.url, board=board)
             self.stop(state, page, "unreadable", "list page unreadable")
             return
         state.pages += 1
         self.inc("guba/pages/list")
-        new_rows = [r for r in listing.rows if r.post_id not in state.seen]
-        state.seen.update(r.post_id for r in new_rows)
-        for row in new_rows:
+        rows = listing.rows
+        # The tarpit guard only compares with the previous page, so it needs no state across processes.
+        previous = set(prev_ids or ())
+        fresh = [r for r in rows if r.post_id not in previous]
+        if page == 1 and self.sort == "reply":
+            newest = [r.last_activity_raw for r in rows if not r.pinned and r.last_activity_raw]
+            state.watermark = max(newest) if newest else None
+        known = self.known_posts.lookup([r.post_id for r in fresh]) if self.incremental and self.known_posts else {}
+        ps = self.reply_page_size
+        for row in fresh:
             if self.since and row.published_raw and row.published_raw < self.since:
                 continue
-            yield self.post_request(row.bar_code or board, row.post_id, referer=response.url, list_bar=board)
-        if not listing.rows:
-            self.stop(state, page, "empty_page", "empty page")
-        elif not new_rows:
+            if self.incremental:
+                d = decide(comments=row.comments, last_activity_raw=row.last_activity_raw,
+                           known=known.get(row.post_id), reply_page_size=ps)
+                self.inc(f"guba/incremental/{d.reason}")
+                if not d.fetch:
+                    continue
+                start_page = d.reply_start_page
+            else:
+                start_page = 1
+            yield self.post_request(row.bar_code or board, row.post_id, referer=response.url, list_bar=board,
+                                    reply_start_page=start_page)
+        ids = [r.post_id for r in rows]
+        if not rows:
+            yield from self.done(state, page, "empty_page", "empty page")
+        elif not fresh:
             self.inc("guba/tarpit_stops")
             self.stop(state, page, "tarpit", "page brought no new post ids (tarpit)")
-        elif self.since and self._all_older(listing.rows):
-            self.stop(state, page, "reached_since", f"reached since={self.since}")
+        elif self.incremental and self._reached_watermark(board, rows):
+            yield from self.done(state, page, "reached_watermark", f"reached the last run's {self.watermarks[board]}")
+        elif self.since and self._all_older(rows):
+            yield from self.done(state, page, "reached_since", f"reached since={self.since}")
         elif self.max_pages is not None and page >= self.max_pages:
-            self.stop(state, page, "page_limit", f"page limit {self.max_pages}")
+            yield from self.done(state, page, "page_limit", f"page limit {self.max_pages}")
         else:
-            yield self.list_request(board, page + 1)
+            yield self.list_request(board, page + 1, ids)
 
-    def _all_older(self, rows: list[Any]) -> bool:
+    def _reached_watermark(self, board: str, rows: list[ListRow]) -> bool:
+        mark = self.watermarks.get(board)
+        if not mark or self.sort != "reply":
+            return False
+        times = [r.last_activity_raw for r in rows if not r.pinned and r.last_activity_raw]
+        return bool(times) and min(times) <= mark
+
+    def _all_older(self, rows: list[ListRow]) -> bool:
         # Pinned rows keep their place whatever their age; only ordinary rows say how old the page is.
         dated = [r.published_raw for r in rows if not r.pinned and r.published_raw]
         assert self.since is not None
         return bool(dated) and all(d < self.since for d in dated)
+
+    def done(self, state: BoardState, page: int, key: str, reason: str) -> Iterator[BoardDoneItem]:
+        """The walk ended normally: hand the board's new watermark to the store (kept only if the run ends well)."""
+        self.stop(state, page, key, reason)
+        yield BoardDoneItem(board=state.code, sort=self.sort, watermark=state.watermark, stop_reason=key,
+                            pages=state.pages)
 
     def stop(self, state: BoardState, page: int, key: str, reason: str) -> None:
         state.stop_reason = key

@@ -119,6 +119,7 @@ class ReplaySite:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._log: list[tuple[str, str, int, str]] = []
+        self._reply_forms: list[bytes] = []
         self._log_lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], Response] = {}
         self._cache_version = -1
@@ -181,6 +182,20 @@ class ReplaySite:
     def reset_log(self) -> None:
         with self._log_lock:
             self._log.clear()
+            self._reply_forms.clear()
+
+    def reply_pages_requested(self, post_id: str) -> list[int]:
+        """Replies-API page numbers asked for ``post_id``, in arrival order (from the logged form bodies)."""
+        from urllib.parse import parse_qs
+
+        pages = []
+        with self._log_lock:
+            forms = list(self._reply_forms)
+        for form in forms:
+            inner = parse_qs(parse_qs(form.decode("utf-8", "replace")).get("param", [""])[0])
+            if inner.get("postid", [""])[0] == str(post_id):
+                pages.append(int(inner.get("p", ["1"])[0]))
+        return pages
 
     def count(self, kind: str | None = None, path_contains: str | None = None) -> int:
         """Logged requests of ``kind`` (any if ``None``) whose path contains ``path_contains``."""
@@ -207,6 +222,8 @@ class ReplaySite:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         with self._log_lock:
             self._log.append((method, path, resp.status, resp.kind))
+            if resp.kind == "replies" and form:
+                self._reply_forms.append(form)
         try:
             handler.wfile.write(head if method == "HEAD" else head + resp.body)
         except OSError:
