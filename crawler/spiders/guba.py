@@ -1,9 +1,16 @@
-"""``scrapy crawl guba -a boards=600519,usBABA,hk09988 [-a pages=N] [-a sort=publish|reply] [-a since=DATE]``
+"""``scrapy crawl guba -a boards=600519,usBABA,hk09988 [-a pages=N] [-a sort=publish|reply] [-a since=DATE]
+[-a full=1]``
 
-Walks each board's list pages (newest posts first by default), follows every post to its own bar's post page,
-fetches all its reply pages, and stops a board at ``pages``, at ``since``, at an empty page, or when a page
-brings no new post ids (the site serving the same page for different page numbers). Each stop is logged with
-its reason and counted under ``guba/board_stop/<reason>``.
+Walks each board's list pages, follows every post to its own bar's post page, fetches its reply pages, and stops
+a board at ``pages``, at ``since``, at an empty page, or when a page brings no new post ids (the site serving the
+same page for different page numbers). Each stop is logged with its reason and counted under
+``guba/board_stop/<reason>``.
+
+With MongoDB configured (``MONGO_URI``) runs are incremental: the board is walked by last activity (``sort=reply``
+unless given) down to the watermark of the last run that completed, and only new posts, posts whose comment count
+or last-activity time moved, and posts whose replies were never all fetched are requested, their replies from the
+first page not yet stored. ``-a full=1`` ignores what is stored. Without MongoDB, or with ``full=1``, the default
+sort is ``publish`` (newest posts first).
 """
 
 from __future__ import annotations
