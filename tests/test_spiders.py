@@ -154,3 +154,18 @@ def test_truncated_and_charsetless_pages(start_site, mongo_server, mongo_client,
     assert len(docs) == len(model.board_post_ids("600519")) - 2
     for d in docs:
         assert d["title"] == model.posts[d["_id"]].title  # decoded as UTF-8 despite no charset
+
+
+def test_block_storm_stops_the_crawl_cleanly_and_says_what_to_do(start_site, mongo_server, mongo_client, tmp_path):
+    model = SiteModel.generate(seed=10, boards={"600519": 30, "usBABA": 5})
+    site = start_site(model)
+    site.faults.verification(path_contains="/news,")
+    result = _crawl(site, tmp_path, mongo_server, "e2e_storm", args={"boards": "600519"},
+                    settings={"GUBA_BLOCK_MAX_CONSECUTIVE": 6})
+    assert result.returncode == 0
+    assert result.stats["finish_reason"] == "blocked"
+    assert result.stat("guba/blocked/stopped") == 1
+    assert "stopping the crawl (GUBA_BLOCK_MAX_CONSECUTIVE)" in result.log
+    assert mongo_client["e2e_storm"].posts.count_documents({}) == 0
+    # The board's watermark did not move: the next run fetches what this one could not.
+    assert mongo_client["e2e_storm"].boards.count_documents({}) == 0
