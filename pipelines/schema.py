@@ -33,19 +33,22 @@ def to_json_compatible(value: Any) -> Any:
     return value
 
 
+@cache
+def _validator(collection: str) -> jsonschema.Draft202012Validator:
+    # Built once per collection: compiling the schema costs more than validating a document.
+    return jsonschema.Draft202012Validator(
+        load_schema(collection), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
 def validate_document(collection: str, doc: dict[str, Any]) -> None:
     """Raise ``jsonschema.ValidationError`` when ``doc`` (as read from MongoDB) breaks the schema."""
-    schema = load_schema(collection)
-    jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    ).validate(to_json_compatible(doc))
+    _validator(collection).validate(to_json_compatible(doc))
 
 
 def iter_errors(collection: str, doc: dict[str, Any]) -> list[str]:
     """Every schema violation of ``doc`` as a readable line (empty when valid)."""
-    validator = jsonschema.Draft202012Validator(
-        load_schema(collection), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<doc>'}: {e.message}" for e in validator.iter_errors(
-        to_json_compatible(doc)
-    )]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<doc>'}: {e.message}"
+        for e in _validator(collection).iter_errors(to_json_compatible(doc))
+    ]

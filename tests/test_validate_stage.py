@@ -1,0 +1,41 @@
+"""The schema-validation stage counts items that break schema v1 (for the monitors) and keeps them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from scrapy.utils.test import get_crawler
+
+from crawler.items import PostItem
+from pipelines.validate_stage import ValidationPipeline
+
+
+def _post(**kw: object) -> PostItem:
+    base = dict(
+        post_id="1743987733", url="https://guba.eastmoney.com/news,600519,1743987733.html", bar_code="600519",
+        bar_name="贵州茅台", title="标题", body_html="<p>正文</p>", abstract="", author_id="1",
+        author_name_raw="股友", author_is_majia=False, author_deactivated=False, author_user_type=0,
+        published_raw="2026-07-15 14:03:09", last_activity_raw=None, modified_raw=None, display_raw=None,
+        reads=1, comments=0, forwards=0, likes=0, post_type=0, client="股吧网页版", source_id=None,
+        media_name=None, header_source_raw=None, footer_source_raw=None, footer_url=None, forward_of=None,
+        forward_title=None, forward_content_html=None, forward_author_name=None, ip_region=None,
+        author={"id": "1", "name": "股友", "kind": "user", "name_raw": "股友"},
+        source={"kind": "user", "outlet": None, "url": None, "client": "股吧网页版"},
+        published_at=datetime(2026, 7, 15, 6, 3, 9, tzinfo=UTC), body="正文", stocks=["600519.SH"],
+        article_id="p1743987733",
+    )
+    base.update(kw)
+    return PostItem(**base)  # type: ignore[arg-type]
+
+
+def test_valid_and_invalid_items_are_counted_and_kept():
+    crawler = get_crawler()
+    stage = ValidationPipeline(crawler.stats)
+    good = _post()
+    assert stage.process_item(good) is good
+    bad = _post(stocks=["600519"], author={"id": "1", "name": "x", "kind": "robot", "name_raw": "x"})
+    assert stage.process_item(bad) is bad  # kept: the store decides nothing on a schema slip
+    assert crawler.stats.get_value("validation/items") == 2
+    assert crawler.stats.get_value("validation/invalid") == 1
+    assert crawler.stats.get_value("validation/error/stocks/0") == 1
+    assert crawler.stats.get_value("validation/error/author/kind") == 1
