@@ -22,7 +22,6 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
 	$(BIN)/mypy
 
 # The whole suite: installs, then lint + type check + tests (services are started by the tests).
