@@ -58,6 +58,8 @@ def fetch(url: str, *, store: bool, replies: bool, overrides: list[str]) -> int:
 
     settings = get_project_settings()
     settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+    # One post is not a shared crawl: never join a scrapy-redis run, never take board locks.
+    settings.set("REDIS_URL", "", priority="cmdline")
     for pair in overrides:
         name, sep, value = pair.partition("=")
         if not sep:

@@ -36,7 +36,6 @@ class BoardState:
     code: str
     pages: int = 0
     stop_reason: str | None = None
-    watermark: str | None = None
 
 
 def _split(value: str | None) -> list[str]:
@@ -90,7 +89,9 @@ class GubaSpider(GubaBaseSpider):
         for code in self.boards:
             yield self.list_request(code, 1)
 
-    def list_request(self, board: str, page: int, prev_ids: list[str] | None = None) -> Request:
+    def list_request(
+        self, board: str, page: int, prev_ids: list[str] | None = None, watermark: str | None = None
+    ) -> Request:
         return Request(
             board_list_url(self.base_url, board, page, self.sort),
             callback=self.parse_list,
@@ -99,11 +100,17 @@ class GubaSpider(GubaBaseSpider):
             # Every scheduled run (and a resumed one) walks the same list URLs again.
             dont_filter=True,
             meta={"guba_board": board},
-            cb_kwargs={"board": board, "page": page, "prev_ids": prev_ids or []},
+            # What later pages need travels with the request, so any process (scrapy-redis) can walk on.
+            cb_kwargs={"board": board, "page": page, "prev_ids": prev_ids or [], "watermark": watermark},
         )
 
     def parse_list(
-        self, response: Response, board: str, page: int, prev_ids: list[str] | None = None
+        self,
+        response: Response,
+        board: str,
+        page: int,
+        prev_ids: list[str] | None = None,
+        watermark: str | None = None,
     ) -> Iterator[Request | PostItem | DeletedPostItem | BoardDoneItem]:
         state = self.state.setdefault(board, BoardState(board))
         try:
@@ -122,8 +129,9 @@ class GubaSpider(GubaBaseSpider):
         previous = set(prev_ids or ())
         fresh = [r for r in rows if r.post_id not in previous]
         if page == 1 and self.sort == "reply":
+            # This run's watermark: the newest activity it saw at the top of the board.
             newest = [r.last_activity_raw for r in rows if not r.pinned and r.last_activity_raw]
-            state.watermark = max(newest) if newest else None
+            watermark = max(newest) if newest else None
         known = self.known_posts.lookup([r.post_id for r in fresh]) if self.incremental and self.known_posts else {}
         ps = self.reply_page_size
         for row in fresh:
@@ -142,18 +150,19 @@ class GubaSpider(GubaBaseSpider):
                                     reply_start_page=start_page)
         ids = [r.post_id for r in rows]
         if not rows:
-            yield from self.done(state, page, "empty_page", "empty page")
+            yield from self.done(state, page, watermark, "empty_page", "empty page")
         elif not fresh:
             self.inc("guba/tarpit_stops")
             self.stop(state, page, "tarpit", "page brought no new post ids (tarpit)")
         elif self.incremental and self._reached_watermark(board, rows):
-            yield from self.done(state, page, "reached_watermark", f"reached the last run's {self.watermarks[board]}")
+            yield from self.done(state, page, watermark, "reached_watermark",
+                                 f"reached the last run's {self.watermarks[board]}")
         elif self.since and self._all_older(rows):
-            yield from self.done(state, page, "reached_since", f"reached since={self.since}")
+            yield from self.done(state, page, watermark, "reached_since", f"reached since={self.since}")
         elif self.max_pages is not None and page >= self.max_pages:
-            yield from self.done(state, page, "page_limit", f"page limit {self.max_pages}")
+            yield from self.done(state, page, watermark, "page_limit", f"page limit {self.max_pages}")
         else:
-            yield self.list_request(board, page + 1, ids)
+            yield self.list_request(board, page + 1, ids, watermark)
 
     def _reached_watermark(self, board: str, rows: list[ListRow]) -> bool:
         mark = self.watermarks.get(board)
@@ -168,11 +177,12 @@ class GubaSpider(GubaBaseSpider):
         assert self.since is not None
         return bool(dated) and all(d < self.since for d in dated)
 
-    def done(self, state: BoardState, page: int, key: str, reason: str) -> Iterator[BoardDoneItem]:
+    def done(
+        self, state: BoardState, page: int, watermark: str | None, key: str, reason: str
+    ) -> Iterator[BoardDoneItem]:
         """The walk ended normally: hand the board's new watermark to the store (kept only if the run ends well)."""
         self.stop(state, page, key, reason)
-        yield BoardDoneItem(board=state.code, sort=self.sort, watermark=state.watermark, stop_reason=key,
-                            pages=state.pages)
+        yield BoardDoneItem(board=state.code, sort=self.sort, watermark=watermark, stop_reason=key, pages=page)
 
     def stop(self, state: BoardState, page: int, key: str, reason: str) -> None:
         state.stop_reason = key
