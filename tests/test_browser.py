@@ -402,7 +402,7 @@ def test_caifuhao_text_built_by_javascript_is_stored_and_the_browser_is_closed(
     urls = [f"https://caifuhao.eastmoney.com/news/{p.source_id}" for p in articles]
     urls += [f"{site.base_url}/news,{p.bar_code},{p.post_id}.html" for p in plain]
     result, chromium_seen, left = _crawl_watching_processes(
-        "guba_caifuhao", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
+        "guba_post", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
         database="browser_caifuhao", args={"urls": " ".join(urls)})
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats["finish_reason"] == "finished"
@@ -443,7 +443,7 @@ def test_browser_contexts_are_recycled_every_n_pages(start_site: Any, mongo_serv
     articles = [p for p in model.posts.values() if p.kind == "caifuhao"]
     assert len(articles) >= 3
     urls = " ".join(f"https://caifuhao.eastmoney.com/news/{p.source_id}" for p in articles)
-    result = run_crawl("guba_caifuhao", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
+    result = run_crawl("guba_post", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
                        database="browser_recycle", args={"urls": urls},
                        settings={"GUBA_BROWSER_PAGES_PER_CONTEXT": 2, "CONCURRENT_REQUESTS_PER_DOMAIN": 1})
     assert result.returncode == 0, result.log[-3000:]
@@ -565,3 +565,22 @@ def test_blocked_post_is_fetched_once_through_the_browser_and_its_cookies_reach_
     assert "gb_js=ran" not in news[0][2]
     assert {r["_id"] for r in mongo_client["browser_block"].replies.find({}, {"_id": 1})} == {
         r.reply_id for r in model.replies_of(post.post_id)}
+
+
+@pytest.mark.e2e
+def test_a_caifuhao_post_without_body_is_completed_from_its_article_page(start_site, mongo_server, mongo_client,
+                                                                        tmp_path):
+    model = SiteModel.generate(seed=41, boards={"600519": 40, "usBABA": 5})
+    original = next(p for p in model.posts.values() if p.kind == "caifuhao" and len(p.source_id) == 23)
+    empty = model.add_post("600519", post_type=20, content_html="", source_id=original.source_id,
+                           title="财富号文章")
+    site = start_site(model)
+    url = f"{site.base_url}/news,600519,{empty.post_id}.html"
+    result = run_crawl("guba_post", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
+                       database="cfh_fill", args={"url": url})
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stat("guba/caifuhao/body_from_article") == 1
+    assert result.stat("playwright/page_count") == 1
+    doc = mongo_client["cfh_fill"].posts.find_one({"_id": empty.post_id})
+    assert doc is not None and doc["body"].strip()
+    assert doc["title"] == "财富号文章"

@@ -122,7 +122,8 @@ class GubaBaseSpider(scrapy.Spider):
         post.list_bar_code = list_bar
         self.outcomes[post_id] = "ok"
         self.inc("guba/posts")
-        yield post
+        # A 财富号 post whose page carries no body: its article page (a browser request) completes it.
+        yield self.complete_post_request(post, response.url) or post
         if not self.fetch_replies:
             return
         if (post.comments or 0) > 0:
@@ -132,6 +133,10 @@ class GubaBaseSpider(scrapy.Spider):
             )
         else:
             yield RepliesDoneItem(post_id=post_id, first_level=0, total=0, post_comments=post.comments)
+
+    def complete_post_request(self, post: PostItem, referer: str) -> Request | None:
+        """A request that yields ``post`` completed from another page, or None when the post is complete."""
+        return None
 
     def _gone(self, post_id: str, bar: str, url: str, reason: str) -> Iterator[DeletedPostItem]:
         self.outcomes[post_id] = "deleted"

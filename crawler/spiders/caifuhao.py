@@ -118,6 +118,15 @@ class CaifuhaoMixin(_Base):
     because the browser is off), and the base spider's ``guba/layout_changed`` / ``guba/deleted``.
     """
 
+    def complete_post_request(self, post: PostItem, referer: str) -> Request | None:
+        """Guba post pages of 财富号 articles (post_type 20) normally embed the body; when one does not, the
+        article page is fetched through the browser and fills it in."""
+        source_id = post.source_id or ""
+        if post.post_type == 20 and not (post.body_html or "").strip() and len(source_id) == 23:
+            self.inc("guba/caifuhao/body_from_article")
+            return self.caifuhao_request(caifuhao_url(self.base_url, source_id), post=post, referer=referer)
+        return None
+
     def caifuhao_request(self, url: str, *, post: PostItem | None = None, referer: str | None = None) -> Request:
         """A browser request for the 财富号 article named by ``url`` (any host: only the id counts), fetched
         from ``GUBA_BASE_URL``'s 财富号 location. ``post``: the Guba post carrying it, whose missing body the

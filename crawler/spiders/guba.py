@@ -26,6 +26,7 @@ from crawler.incremental import KnownPostsStore, decide
 from crawler.items import BoardDoneItem, DeletedPostItem, ListRow, PostItem
 from crawler.pages import PageError, PostGone, decode_body, parse_list_page
 from crawler.spiders.base import PRIO_LIST, GubaBaseSpider, _content_type
+from crawler.spiders.caifuhao import CaifuhaoMixin
 from crawler.urls import board_list_url, parse_board_arg
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
@@ -42,7 +43,7 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-class GubaSpider(GubaBaseSpider):
+class GubaSpider(CaifuhaoMixin, GubaBaseSpider):
     name = "guba"
 
     def __init__(

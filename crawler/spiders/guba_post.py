@@ -1,7 +1,8 @@
 """``scrapy crawl guba_post -a url=URL`` (or ``-a urls=U1,U2``, or ``-a urls_file=F``): posts with their replies.
 
-URLs are Guba post URLs (``https://guba.eastmoney.com/news,600519,1743987733.html``); they are fetched from
-``GUBA_BASE_URL`` whatever host they name.
+URLs are Guba post URLs (``https://guba.eastmoney.com/news,600519,1743987733.html``), fetched from
+``GUBA_BASE_URL`` whatever host they name, or 财富号 article URLs (``https://caifuhao.eastmoney.com/news/{id}``),
+fetched through the browser and stored as posts of their own (bar ``cfhpl``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 from scrapy.http import Request
 
+from crawler.pages.caifuhao import caifuhao_id
 from crawler.spiders.base import GubaBaseSpider
-from crawler.urls import PostRef, parse_post_url
+from crawler.spiders.caifuhao import CaifuhaoMixin
+from crawler.urls import parse_post_url
 
 _URL_SEP = re.compile(r"\s+|,(?=\s*https?://)")
 
@@ -35,7 +38,7 @@ def read_urls(url: str | None = None, urls: str | None = None, urls_file: str | 
     return found
 
 
-class GubaPostSpider(GubaBaseSpider):
+class GubaPostSpider(CaifuhaoMixin, GubaBaseSpider):
     name = "guba_post"
 
     def __init__(
@@ -47,11 +50,20 @@ class GubaPostSpider(GubaBaseSpider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        raw = read_urls(url, urls, urls_file)
-        if not raw:
+        self.urls = list(dict.fromkeys(read_urls(url, urls, urls_file)))
+        if not self.urls:
             raise ValueError("no URL: use -a url=URL, -a urls=U1,U2 or -a urls_file=FILE")
-        self.refs: list[PostRef] = list(dict.fromkeys(parse_post_url(u) for u in raw))
+        for u in self.urls:
+            if caifuhao_id(u) is None:
+                parse_post_url(u)  # raises NotAGubaUrl naming a URL that is neither kind
 
     async def start(self) -> AsyncIterator[Request]:
-        for ref in self.refs:
-            yield self.post_request(ref.bar_code, ref.post_id)
+        seen: set[str] = set()
+        for u in self.urls:
+            if caifuhao_id(u) is not None:
+                yield self.caifuhao_request(u)
+                continue
+            ref = parse_post_url(u)
+            if ref.post_id not in seen:
+                seen.add(ref.post_id)
+                yield self.post_request(ref.bar_code, ref.post_id)
