@@ -18,6 +18,7 @@ _POST_RE = re.compile(r"/news,([A-Za-z0-9_]+),(\d+)(?:_\d+)?\.html$")
 _LIST_RE = re.compile(r"/list,([A-Za-z0-9_]+)(?:,[0-9]+)?(?:,f)?(?:_\d+)?\.html$")
 _BOARD_CODE_RE = re.compile(r"^(?:\d{6}|zs[a-z]{2}\d{6}|hk\d{5}|us[A-Za-z.]{1,10}|bk\d{4}|[a-z]{2,12})$")
 GUBA_HOSTS = ("guba.eastmoney.com", "mguba.eastmoney.com")
+_CAIFUHAO_ID_RE = re.compile(r"/news/(\d{14,32})(?=$|[/?#.])")
 
 
 class NotAGubaUrl(ValueError):
@@ -119,3 +120,19 @@ def is_error_url(url: str) -> bool:
 def is_login_url(url: str) -> bool:
     p = urlsplit(url)
     return "passport" in p.netloc or "/login" in p.path.lower()
+
+
+def caifuhao_id(url: str) -> str | None:
+    """The article id of a 财富号 URL (``…/news/{digits}``, the replay site's ``/caifuhao/news/{digits}``
+    included); None for any other URL."""
+    m = _CAIFUHAO_ID_RE.search(url.split("?", 1)[0].split("#", 1)[0])
+    return m.group(1) if m else None
+
+
+def caifuhao_url(base: str, source_id: str) -> str:
+    """Where a 财富号 article is fetched from: the real host when ``base`` is Guba's own site, else
+    ``{base}/caifuhao/news/{id}`` (the replay site mirrors the host under that path)."""
+    root = base.rstrip("/")
+    if root.endswith(".eastmoney.com"):
+        return f"https://caifuhao.eastmoney.com/news/{source_id}"
+    return f"{root}/caifuhao/news/{source_id}"

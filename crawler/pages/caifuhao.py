@@ -25,9 +25,9 @@ from crawler.items import StockMention
 from crawler.pages.classify import classify_page, raise_for_kind
 from crawler.pages.errors import LayoutChanged
 from crawler.pages.post import _sources, find_stock_mentions  # one reading of attribution lines, not two
+from crawler.urls import caifuhao_id
 
 # The ids are 23 digits on every page seen (§2.4); accept a little slack, never a Guba post id (≤ 12).
-_ID_RE = re.compile(r"/news/(\d{14,32})(?=$|[/?#.])")
 _TITLE_SUFFIX_RE = re.compile(r"\s*[_|-]\s*(?:[^_|-]*财富号[^_|-]*|东方财富网)(?:\s*[_|-].*)?$")
 _TIME_RE = re.compile(r"(20\d\d)[-/年.](\d{1,2})[-/月.](\d{1,2})日?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _CONTAINER = "//div[contains(concat(' ', normalize-space(@class), ' '), ' article ') and " \
@@ -68,22 +68,6 @@ class CaifuhaoArticle:
     footer_source_raw: str | None = None
     footer_url: str | None = None
     stock_mentions: list[StockMention] = field(default_factory=list)
-
-
-def caifuhao_id(url: str) -> str | None:
-    """The article id of a 财富号 URL (``…/news/{digits}``, the replay site's ``/caifuhao/news/{digits}``
-    included); None for any other URL."""
-    m = _ID_RE.search(url.split("?", 1)[0].split("#", 1)[0])
-    return m.group(1) if m else None
-
-
-def caifuhao_url(base: str, source_id: str) -> str:
-    """Where a 财富号 article is fetched from: the real host when ``base`` is Guba's own site, else
-    ``{base}/caifuhao/news/{id}`` (the replay site mirrors the host under that path)."""
-    root = base.rstrip("/")
-    if root.endswith(".eastmoney.com"):
-        return f"https://caifuhao.eastmoney.com/news/{source_id}"
-    return f"{root}/caifuhao/news/{source_id}"
 
 
 def time_from_id(source_id: str) -> str | None:

@@ -20,8 +20,9 @@ from scrapy_playwright.page import PageMethod
 from crawler.browser import browser_enabled
 from crawler.items import DeletedPostItem, PostItem
 from crawler.pages import PageError, PostGone, decode_body
-from crawler.pages.caifuhao import CaifuhaoArticle, caifuhao_id, caifuhao_url, parse_caifuhao_page
+from crawler.pages.caifuhao import CaifuhaoArticle, parse_caifuhao_page
 from crawler.spiders.base import PRIO_POST, GubaBaseSpider, _content_type
+from crawler.urls import caifuhao_id, caifuhao_url
 
 if TYPE_CHECKING:
     _Base = GubaBaseSpider

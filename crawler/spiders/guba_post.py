@@ -14,10 +14,9 @@ from typing import Any
 
 from scrapy.http import Request
 
-from crawler.pages.caifuhao import caifuhao_id
 from crawler.spiders.base import GubaBaseSpider
 from crawler.spiders.caifuhao import CaifuhaoMixin
-from crawler.urls import parse_post_url
+from crawler.urls import caifuhao_id, parse_post_url
 
 _URL_SEP = re.compile(r"\s+|,(?=\s*https?://)")
 
