@@ -24,7 +24,7 @@ import lxml.html
 from crawler.items import StockMention
 from crawler.pages.classify import classify_page, raise_for_kind
 from crawler.pages.errors import LayoutChanged
-from crawler.pages.post import _sources, find_stock_mentions  # one reading of attribution lines, not two
+from crawler.pages.post import find_attribution, find_stock_mentions
 from crawler.urls import caifuhao_id
 
 # The ids are 23 digits on every page seen (§2.4); accept a little slack, never a Guba post id (≤ 12).
@@ -154,7 +154,7 @@ def parse_caifuhao_page(text: str, *, url: str) -> CaifuhaoArticle:
     if not _text(container) and not container.xpath(".//img"):
         raise LayoutChanged("article container is empty (page not rendered by a browser?)", url=url)
     title = _title(root)
-    header, footer, footer_url = _sources(body_html)
+    header, footer, footer_url = find_attribution(body_html)
     return CaifuhaoArticle(
         source_id=source_id,
         url=url,

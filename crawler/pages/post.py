@@ -135,7 +135,7 @@ def _text(el: lxml.html.HtmlElement) -> str:
     return re.sub(r"\s+", " ", el.text_content()).strip()
 
 
-def _sources(body_html: str) -> tuple[str | None, str | None, str | None]:
+def find_attribution(body_html: str) -> tuple[str | None, str | None, str | None]:
     """(header source text, footer source text, [点击查看原文] href) of a post body."""
     root = _fragment(body_html)
     if root is None:
@@ -202,7 +202,7 @@ def parse_post_page(text: str, *, url: str, expected_post_id: str | None = None)
     extend = json_dict(post.get("extend"))
     title = json_str(post.get("post_title")) or ""
     body_html = json_str(post.get("post_content")) or ""
-    header_source, footer_source, footer_url = _sources(body_html)
+    header_source, footer_source, footer_url = find_attribution(body_html)
 
     forward_of = json_id(post.get("source_post_id"))
     forward_title = forward_content = forward_author = None
