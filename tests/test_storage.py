@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -141,11 +143,16 @@ def test_mongodb_stopped_mid_crawl_loses_nothing(start_site, tmp_path):
     site = start_site(model)
     site.faults.slow(0.03)  # stretch the crawl to several seconds
     mongo = MongoServer(tmp_path / "mongo").start()
+    try:
+        _outage_crawl(site, model, mongo, tmp_path)
+    finally:
+        mongo.stop()
+
+
+def _outage_crawl(site: Any, model: SiteModel, mongo: MongoServer, tmp_path: Path) -> None:
     stats_file = tmp_path / "stats.json"
     settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "GUBA_STATS_FILE": str(stats_file),
                 "MONGO_BATCH_SIZE": 20, "MONGO_CONNECT_TIMEOUT_MS": 1000}
-    import os
-
     env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": "outage"}
     proc = subprocess.Popen(scrapy_cmd("guba", {"boards": "600519,usBABA"}, settings), cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -160,9 +167,8 @@ def test_mongodb_stopped_mid_crawl_loses_nothing(start_site, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, log[-3000:]
-    import json
-
     stats = json.loads(stats_file.read_text())
     assert stats.get("mongo/retry", 0) + stats.get("dedup/retry", 0) >= 1, "the outage must have been noticed"
     client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
@@ -173,4 +179,3 @@ def test_mongodb_stopped_mid_crawl_loses_nothing(start_site, tmp_path):
         assert {d["_id"] for d in db.replies.find({}, {"_id": 1})} == expected_replies(model, want)
     finally:
         client.close()
-        mongo.stop()
