@@ -93,19 +93,10 @@ class GubaBaseSpider(scrapy.Spider):
     ) -> Iterator[Request | PostItem | DeletedPostItem | RepliesDoneItem]:
         if 300 <= response.status < 400:
             location = urljoin(response.url, (response.headers.get(b"Location") or b"").decode("latin-1"))
-            if not is_error_url(location):
-                try:
-                    moved = parse_post_url(location)
-                except ValueError:
-                    yield from self._gone(post_id, bar, response.url, f"redirected to {location}")
-                    return
-                # The post lives in another bar now: follow once, same post id.
-                if moved.post_id == post_id and moved.bar_code != bar:
-                    yield self.post_request(
-                        moved.bar_code, post_id, list_bar=list_bar, reply_start_page=reply_start_page
-                    )
-                    return
-            yield from self._gone(post_id, bar, response.url, f"redirected to {location}")
+            if is_error_url(location):
+                yield from self._gone(post_id, bar, response.url, f"redirected to {location}")
+                return
+            yield from self._follow_post_redirect(response, location, post_id, list_bar, reply_start_page)
             return
         if response.status in (404, 410):
             yield from self._gone(post_id, bar, response.url, f"HTTP {response.status}")
@@ -133,6 +124,33 @@ class GubaBaseSpider(scrapy.Spider):
             )
         else:
             yield RepliesDoneItem(post_id=post_id, first_level=0, total=0, post_comments=post.comments)
+
+    def _follow_post_redirect(
+        self, response: Response, location: str, post_id: str, list_bar: str | None, reply_start_page: int
+    ) -> Iterator[Request]:
+        """A post page that redirects to the same post (another bar, a query string) is followed a few times;
+        a loop, or a redirect anywhere else, is reported with its URL and stores nothing: only the site's
+        error page says a post is gone."""
+        hops = int(response.meta.get("guba_post_hops", 0)) + 1
+        try:
+            moved = parse_post_url(location)
+        except ValueError:
+            moved = None
+        limit = self.settings.getint("REDIRECT_MAX_TIMES", 5)
+        if moved is not None and moved.post_id == post_id and hops <= limit:
+            request = self.post_request(moved.bar_code, post_id, list_bar=list_bar, reply_start_page=reply_start_page)
+            request = request.replace(url=location, dont_filter=True)
+            request.meta["guba_post_hops"] = hops
+            yield request
+            return
+        self.inc("guba/redirect_loop" if moved is not None and moved.post_id == post_id else "guba/redirect_away")
+        self.logger.error(
+            "Post %s: %s redirects to %s (%d hops); not stored, the next run tries again",
+            post_id, response.url, location, hops,
+        )
+        self.outcomes.setdefault(post_id, "error")
+        if list_bar:
+            self.board_failed(list_bar)
 
     def complete_post_request(self, post: PostItem, referer: str) -> Request | None:
         """A request that yields ``post`` completed from another page, or None when the post is complete."""
