@@ -8,12 +8,26 @@ stores fingerprints and finds matches with a constant number of round trips per 
   re-assigning a post (a recrawl, a retried batch) returns the same article without recomputing;
 - ``{prefix}fingerprints``  ``{_id: article_id, exact: sha1 of the fingerprint text, sig: [ints], post_ids}``
   — one document per article: its first post's fingerprint (the article does not drift as copies join);
-- ``{prefix}bands``         ``{_id: "{band_key}|{article_id}", band, article_id}`` — LSH band index.
+- ``{prefix}bands``         ``{_id: band_key, article_ids: [article_id, ...]}`` — LSH band index, one
+  document per band key listing the articles that have it.
 
-Every write is an insert of a whole document with its ``_id`` (duplicates, code 11000, are ignored), so
-the index behaves the same on real MongoDB and on nx-27017 (whose ``$set``/``$addToSet``/upsert-without-
-``_id`` differ), and concurrent crawler processes converge: a new article's id derives from its content
-(``"a" + exact_key[:24]``), so two processes creating the same article write the same document.
+Every lookup is by ``_id`` (``find({"_id": {"$in": [...]}})``): that is the one lookup that stays cheap
+as the store grows on nx-27017 (which turns ``$in`` on any other field into a scan of the collection) as
+well as on real MongoDB, so no secondary index is needed. An exact match is found by id because every
+article is created by a post with ``article_id = "a" + exact_key[:24]`` of its own fingerprint; the stored
+``exact`` is compared to rule out a 96-bit prefix collision.
+
+Writes are inserts of whole documents with their ``_id`` (duplicates, code 11000, are ignored) and, for
+bands, ``$addToSet`` upserts on ``_id`` (the upsert creates the document with the array, so nx-27017 —
+which ignores ``$addToSet`` on a missing field — behaves like real MongoDB; checked on nx-27017 1.17.2).
+Both are idempotent, so concurrent crawler processes converge: a new article's id derives from its content
+(``"a" + exact_key[:24]``), so two processes creating the same article write the same documents. No
+datetimes are stored (nx-27017 stringifies them in ``$set``/``$min``).
+
+Migration: until this layout the bands collection held one document per (band key, article)
+(``{_id: "{band_key}|{article_id}", band, article_id}``) and was looked up by an index on ``band``; those
+documents are not read any more. An old index is rebuilt by dropping the three collections and re-running
+dedup over the stored posts (there were no users of the old layout, so there is no migration code).
 
 Two processes that see two *near* (not exact) copies of a new article at the same instant can still create
 two articles; later copies then join one of them. Short posts (fingerprint shorter than ``min_chars``)
@@ -27,6 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
@@ -85,6 +100,35 @@ def _insert_ignoring_duplicates(coll: Collection[Any], docs: list[dict[str, Any]
     return set()
 
 
+def _add_to_sets(coll: Collection[Any], additions: dict[str, list[str]]) -> None:
+    """For each ``_id -> values``, add the values to the document's ``article_ids`` array, creating the
+    document (with the array) if it is missing; one unordered bulk write. A duplicate-key error from two
+    processes upserting the same new ``_id`` at once (real MongoDB may report it instead of retrying) is
+    retried once, when the document exists and the update matches it. Other errors raise."""
+    ops = [
+        UpdateOne({"_id": key}, {"$addToSet": {"article_ids": {"$each": values}}}, upsert=True)
+        for key, values in additions.items()
+    ]
+    for attempt in range(2):
+        if not ops:
+            return
+        try:
+            coll.bulk_write(ops, ordered=False)
+            return
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if attempt or exc.details.get("writeConcernErrors") or any(
+                e.get("code") != _DUPLICATE_KEY for e in errors
+            ):
+                raise
+            ops = [ops[int(e["index"])] for e in errors]
+
+
+def _article_id(exact: str) -> str:
+    """The id of the article a post with fingerprint key ``exact`` creates."""
+    return "a" + exact[:24]
+
+
 class RepostIndex:
     """Assign posts to articles, remembering fingerprints in MongoDB (see the module docstring).
 
@@ -120,9 +164,8 @@ class RepostIndex:
         self.band_index: Collection[Any] = db[f"{prefix}bands"]
 
     def ensure_indexes(self) -> None:
-        """Create the lookup indexes (idempotent): ``exact`` on fingerprints, ``band`` on bands."""
-        self.fingerprints.create_index("exact")
-        self.band_index.create_index("band")
+        """Prepare the collections for lookups (idempotent). Every lookup is by ``_id``, which is always
+        indexed, so there is nothing to create; kept so callers need not know the layout."""
 
     def assign(self, post_id: str, body: str) -> Assignment:
         """The article of one post; ``body`` is its clean text (see :func:`pipelines.normalize.clean_body`)."""
@@ -135,7 +178,7 @@ class RepostIndex:
         id assigned before (in this batch or any earlier call, by any process) gets its stored assignment
         back unchanged, even if its body has changed since (article ids stay stable). Round trips per batch,
         whatever the collection size: one posts lookup, one exact lookup, one band lookup, one signature
-        fetch, three bulk inserts. Signatures are computed only for posts without an exact match.
+        fetch (all by ``_id``), one band bulk upsert and two bulk inserts. Signatures are computed only for posts without an exact match.
         """
         results: list[Assignment | None] = [None] * len(items)
         known = self._known_posts({post_id for post_id, _ in items})
@@ -177,9 +220,13 @@ class RepostIndex:
 
     def _resolve(self, pending: list[_Pending], results: list[Assignment | None]) -> None:
         db_exact: dict[str, str] = {}
-        for doc in self.fingerprints.find({"exact": {"$in": sorted({p.exact for p in pending})}}, {"exact": 1}):
-            current = db_exact.get(doc["exact"])
-            db_exact[doc["exact"]] = doc["_id"] if current is None else min(current, doc["_id"])
+        ids = sorted({_article_id(p.exact) for p in pending})
+        for doc in self.fingerprints.find({"_id": {"$in": ids}}, {"exact": 1}):
+            exact = doc.get("exact")
+            # A different exact key under the same id is a 96-bit prefix collision: not a match (creating
+            # the article below then finds the id taken and reports a join, as two racing processes would).
+            if isinstance(exact, str) and doc["_id"] == _article_id(exact):
+                db_exact[exact] = doc["_id"]
 
         to_match = [p for p in pending if p.exact not in db_exact]
         for p in to_match:
@@ -188,7 +235,7 @@ class RepostIndex:
         db_candidates, db_sigs = self._db_candidates(to_match)
 
         new_fps: list[dict[str, Any]] = []
-        new_bands: list[dict[str, Any]] = []
+        new_bands: dict[str, list[str]] = {}
         batch_exact: dict[str, str] = {}
         batch_bands: dict[str, list[str]] = {}
         batch_sigs: dict[str, list[int]] = {}
@@ -204,14 +251,15 @@ class RepostIndex:
             if best is not None:
                 results[p.index] = Assignment(best[0], False, "near", best[1])
                 continue
-            article_id = "a" + p.exact[:24]
+            article_id = _article_id(p.exact)
             results[p.index] = Assignment(article_id, True, "new", None)
             batch_exact[p.exact] = article_id
             batch_sigs[article_id] = p.sig
             for key in p.keys:
                 batch_bands.setdefault(key, []).append(article_id)
             new_fps.append({"_id": article_id, "exact": p.exact, "sig": p.sig, "post_ids": [p.post_id]})
-            new_bands.extend({"_id": f"{key}|{article_id}", "band": key, "article_id": article_id} for key in p.keys)
+            for key in p.keys:
+                new_bands.setdefault(key, []).append(article_id)
 
         self._write(pending, results, new_fps, new_bands)
 
@@ -223,10 +271,13 @@ class RepostIndex:
         if not all_keys:
             return {}, {}
         by_band: dict[str, list[str]] = {}
-        # The limit bounds the cost of a band that very many articles share (template posts).
-        limit = self.max_candidates * self.bands * len(to_match)
-        for doc in self.band_index.find({"band": {"$in": all_keys}}, {"band": 1, "article_id": 1}).limit(limit):
-            by_band.setdefault(doc["band"], []).append(doc["article_id"])
+        # The cap bounds the counting cost of a band that very many articles share (template posts); the
+        # oldest ids are kept so every process sees the same candidates.
+        per_band = self.max_candidates * self.bands
+        for doc in self.band_index.find({"_id": {"$in": all_keys}}, {"article_ids": 1}):
+            ids = doc.get("article_ids")
+            if isinstance(ids, list):
+                by_band[doc["_id"]] = [a for a in ids[:per_band] if isinstance(a, str)]
         candidates: dict[int, list[str]] = {}
         for p in to_match:
             counts: Counter[str] = Counter(a for k in (p.keys or []) for a in by_band.get(k, ()))
@@ -270,11 +321,11 @@ class RepostIndex:
         pending: list[_Pending],
         results: list[Assignment | None],
         new_fps: list[dict[str, Any]],
-        new_bands: list[dict[str, Any]],
+        new_bands: dict[str, list[str]],
     ) -> None:
         # Bands first, then the fingerprint, then the post: a crash in between leaves band entries without
         # an article (ignored when fetched) or an article that the next assignment finds by exact key.
-        _insert_ignoring_duplicates(self.band_index, new_bands)
+        _add_to_sets(self.band_index, new_bands)
         existed = _insert_ignoring_duplicates(self.fingerprints, new_fps)
         if existed:  # another process created the same article first: we joined it rather than made it
             taken = {new_fps[i]["_id"] for i in existed}

@@ -1,4 +1,9 @@
-"""The JSON Schemas of schema v1 (``pipelines/schemas/*.json``) and a validator for stored documents."""
+"""The JSON Schemas of schema v1 (``pipelines/schemas/*.json``, JSON Schema draft-07) and validators for documents.
+
+Two validators read the same files: :func:`first_error` (fastjsonschema, compiled to Python: ~20x faster, used on
+every item during a crawl) and :func:`iter_errors` (jsonschema: every violation, readable; used by tests and
+tools).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 COLLECTIONS = ("posts", "articles", "replies")
@@ -34,11 +40,26 @@ def to_json_compatible(value: Any) -> Any:
 
 
 @cache
-def _validator(collection: str) -> jsonschema.Draft202012Validator:
+def _validator(collection: str) -> Any:
     # Built once per collection: compiling the schema costs more than validating a document.
-    return jsonschema.Draft202012Validator(
-        load_schema(collection), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    schema = load_schema(collection)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+@cache
+def _fast(collection: str) -> Any:
+    return fastjsonschema.compile(load_schema(collection))
+
+
+def first_error(collection: str, doc: dict[str, Any]) -> str | None:
+    """The first schema violation of ``doc`` as ``field/path: message`` (None when valid); fast."""
+    try:
+        _fast(collection)(to_json_compatible(doc))
+    except fastjsonschema.JsonSchemaValueException as exc:
+        path = "/".join(str(p) for p in (exc.path or [])[1:]) or "<doc>"
+        return f"{path}: {exc.message}"
+    return None
 
 
 def validate_document(collection: str, doc: dict[str, Any]) -> None:

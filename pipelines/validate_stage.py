@@ -1,6 +1,7 @@
 """ValidationPipeline: every post and reply, as it will be stored, is checked against the JSON Schema of schema
 v1 (pipelines/schemas/). Items are kept (nothing is dropped for a schema slip); errors are counted for the
-monitors (``validation/items``, ``validation/invalid``, ``validation/error/<field>``) and the first ones logged."""
+monitors (``validation/items``, ``validation/invalid``, ``validation/error/<field>`` of the first violation) and the
+first ones logged."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.items import PostItem, ReplyItem
 from pipelines.documents import post_document, reply_document
-from pipelines.schema import iter_errors
+from pipelines.schema import first_error
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -32,19 +33,17 @@ class ValidationPipeline:
     def process_item(self, item: Any) -> Any:
         now = datetime.now(UTC)
         if isinstance(item, PostItem):
-            errors = iter_errors("posts", post_document(item, now=now))
+            error = first_error("posts", post_document(item, now=now))
         elif isinstance(item, ReplyItem):
-            errors = iter_errors("replies", reply_document(item, now=now))
+            error = first_error("replies", reply_document(item, now=now))
         else:
             return item
         if self.stats is not None:
             self.stats.inc_value("validation/items")
-            if errors:
+            if error:
                 self.stats.inc_value("validation/invalid")
-                for e in errors:
-                    self.stats.inc_value(f"validation/error/{e.split(':', 1)[0]}")
-        if errors and self.logged < _LOGGED_MAX:
+                self.stats.inc_value(f"validation/error/{error.split(':', 1)[0]}")
+        if error and self.logged < _LOGGED_MAX:
             self.logged += 1
-            logger.error("Item breaks schema v1 (%s): %s", getattr(item, "url", getattr(item, "reply_id", "?")),
-                         "; ".join(errors[:5]))
+            logger.error("Item breaks schema v1 (%s): %s", getattr(item, "url", getattr(item, "reply_id", "?")), error)
         return item
