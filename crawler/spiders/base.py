@@ -40,6 +40,22 @@ PRIO_REPLIES = 20
 Outcome = str  # "ok" | "deleted" | "blocked" | "layout_changed" | "error"
 
 
+class Outcomes(dict[str, Outcome]):
+    """How fetching each post ended, for `guba fetch`'s exit status. Board crawls see hundreds of thousands of
+    posts and need none of it: with ``keep=False`` nothing is stored, so memory stays flat on long runs."""
+
+    def __init__(self, keep: bool = True) -> None:
+        super().__init__()
+        self.keep = keep
+
+    def __setitem__(self, key: str, value: Outcome) -> None:
+        if self.keep:
+            super().__setitem__(key, value)
+
+    def setdefault(self, key: str, default: Outcome) -> Outcome:
+        return super().setdefault(key, default) if self.keep else default
+
+
 class GubaBaseSpider(scrapy.Spider):
     """Post and replies callbacks. Subclasses decide where posts come from."""
 
@@ -48,7 +64,7 @@ class GubaBaseSpider(scrapy.Spider):
         # `-a replies=0` skips the replies API (posts only).
         self.fetch_replies = str(replies).lower() not in ("0", "false", "no")
         # post id -> how fetching it ended; `guba fetch` reads this to choose its exit status.
-        self.outcomes: dict[str, Outcome] = {}
+        self.outcomes = Outcomes()
 
     @property
     def base_url(self) -> str:

@@ -25,7 +25,7 @@ from scrapy.http import Request, Response
 from crawler.incremental import KnownPostsStore, decide
 from crawler.items import BoardDoneItem, DeletedPostItem, ListRow, PostItem
 from crawler.pages import PageError, PostGone, decode_body, parse_list_page
-from crawler.spiders.base import PRIO_LIST, GubaBaseSpider, _content_type
+from crawler.spiders.base import PRIO_LIST, GubaBaseSpider, Outcomes, _content_type
 from crawler.spiders.caifuhao import CaifuhaoMixin
 from crawler.urls import board_list_url, parse_board_arg
 
@@ -57,6 +57,7 @@ class GubaSpider(CaifuhaoMixin, GubaBaseSpider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.outcomes = Outcomes(keep=False)
         codes = [parse_board_arg(b) for b in _split(boards)]
         if not codes:
             raise ValueError("no boards: use -a boards=600519,usBABA,hk09988")
