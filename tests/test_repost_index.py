@@ -5,9 +5,11 @@ from typing import Any
 
 import pymongo
 import pytest
+from pymongo import monitoring
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
-from pipelines.fingerprint import exact_key
+from pipelines.fingerprint import band_keys, exact_key
 from pipelines.normalize import clean_body
 from pipelines.repost_index import Assignment, RepostIndex
 from tests.services import MongoServer
@@ -51,9 +53,10 @@ def test_stored_documents(index: RepostIndex, mongo_db: Database[Any]) -> None:
     fp = mongo_db["dedup_fingerprints"].find_one({"_id": a.article_id})
     assert fp is not None
     assert fp["exact"] == exact_key(ARTICLE) and len(fp["sig"]) == 128 and fp["post_ids"] == ["1"]
-    bands = list(mongo_db["dedup_bands"].find({"article_id": a.article_id}))
+    bands = list(mongo_db["dedup_bands"].find())
     assert len(bands) == 32
-    assert all(doc["_id"] == f"{doc['band']}|{a.article_id}" for doc in bands)
+    assert {doc["_id"] for doc in bands} == set(band_keys(fp["sig"], bands=32))
+    assert all(doc["article_ids"] == [a.article_id] for doc in bands)
     post = mongo_db["dedup_posts"].find_one({"_id": "1"})
     assert post is not None and post["article_id"] == a.article_id and post["method"] == "new"
 
@@ -204,9 +207,80 @@ def test_bad_options_are_rejected(mongo_db: Database[Any], kwargs: dict[str, Any
         RepostIndex(mongo_db, **kwargs)
 
 
-def test_indexes_exist(index: RepostIndex) -> None:
-    def indexed_fields(coll: Any) -> set[str]:
-        return {field for spec in coll.index_information().values() for field, _ in spec["key"]}
+def test_articles_sharing_a_band_are_listed_in_one_band_document(mongo_db: Database[Any]) -> None:
+    strict = RepostIndex(mongo_db, threshold=1.0)  # near copies stay separate articles, sharing bands
+    whole = strict.assign("1", ARTICLE)
+    copy = strict.assign("2", USER_COPY)
+    assert whole.method == copy.method == "new"
+    docs = {d["_id"]: d["article_ids"] for d in mongo_db["dedup_bands"].find()}
+    shared = [ids for ids in docs.values() if len(ids) > 1]
+    assert shared and all(ids == [whole.article_id, copy.article_id] for ids in shared)
+    strict.assign_many([("1", ARTICLE), ("2", USER_COPY)])  # idempotent: nothing is added twice
+    assert {d["_id"]: d["article_ids"] for d in mongo_db["dedup_bands"].find()} == docs
 
-    assert "exact" in indexed_fields(index.fingerprints)
-    assert "band" in indexed_fields(index.band_index)
+
+class Commands(monitoring.CommandListener):
+    """Records the commands a client sends (name and body)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_every_lookup_is_by_id_and_round_trips_do_not_grow_with_the_batch(
+    mongo_server: MongoServer, mongo_db: Database[Any]
+) -> None:
+    listener = Commands()
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient(
+        mongo_server.uri, serverSelectionTimeoutMS=5000, event_listeners=[listener]
+    )
+    try:
+        index = RepostIndex(client[mongo_db.name])
+        index.ensure_indexes()
+        index.assign("1", REPOST_BAR_A)
+        listener.sent.clear()
+        index.assign_many([("2", USER_COPY)])
+        one = [name for name, _ in listener.sent]
+        listener.sent.clear()
+        batch = [(str(10 + i), "\n".join(PARAGRAPHS[i : i + 4])) for i in range(8)]
+        index.assign_many([("3", REPOST_BAR_B), ("4", USER_COPY + "\n好"), *batch])
+        many = [name for name, _ in listener.sent]
+        finds = [body for name, body in listener.sent if name == "find"]
+    finally:
+        client.close()
+    assert len(many) <= len(one) + 3  # the extra lookups/writes a batch with new articles needs, not per post
+    assert len(many) <= 7
+    assert finds and all(set(body["filter"]) == {"_id"} for body in finds)
+
+
+def test_a_band_upsert_that_loses_a_race_is_retried(index: RepostIndex) -> None:
+    class LosesFirstUpsert:
+        """Answers the first bulk write as real MongoDB may when another process upserted the same _id."""
+
+        def __init__(self, coll: Any) -> None:
+            self.coll = coll
+            self.calls = 0
+
+        def bulk_write(self, ops: list[Any], ordered: bool = True) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                self.coll.bulk_write(ops, ordered=ordered)
+                raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000"}]})
+            return self.coll.bulk_write(ops, ordered=ordered)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.coll, name)
+
+    racing = LosesFirstUpsert(index.band_index)
+    index.band_index = racing  # type: ignore[assignment]
+    a = index.assign("1", REPOST_BAR_A)
+    assert racing.calls == 2
+    assert a.method == "new" and racing.coll.count_documents({"article_ids": a.article_id}) == 32

@@ -506,7 +506,9 @@ class SiteModel:
             post.post_type, post.post_from, post.post_from_num = 20, "创作中心网页端", 160
             post.source_id = publish.replace("-", "").replace(" ", "").replace(":", "") + \
                 f"{rng.randrange(10**8, 10**9)}"
-            paras = [self._fill(rng, s, board) for s in texts.CAIFUHAO_SENTENCES[: rng.randrange(4, 9)]]
+            # Sampled and shuffled like news: unrelated 财富号 posts must not read as copies of each other.
+            paras = [self._fill(rng, s, board)
+                     for s in rng.sample(texts.CAIFUHAO_SENTENCES, rng.randrange(4, 9))]
             post.title = f"{board.name}：" + self._fill(rng, rng.choice(texts.TITLES), board)
             post.content_html = "".join(f"<p>{p}</p>" for p in paras) + (
                 f"<p>（来源：{post.author.nickname}的财富号 {publish[:16]}） <a href=\"http://caifuhao.eastmoney.com/"
