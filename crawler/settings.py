@@ -91,6 +91,9 @@ REPOST_THRESHOLD = 0.8
 REPOST_MIN_CHARS = 80
 REPOST_NUM_PERM = 128
 REPOST_BANDS = 32
+# Posts that arrive within REPOST_BATCH_WAIT seconds of each other are assigned in one batch (at most this many).
+REPOST_BATCH_SIZE = 50
+REPOST_BATCH_WAIT = 0.05
 
 # --- MongoDB (pipelines/mongo.py) ----------------------------------------------------------------
 # Connection string; secrets belong here (environment), never in logs. Empty: the pipeline is not configured.

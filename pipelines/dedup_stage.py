@@ -23,17 +23,23 @@ logger = logging.getLogger(__name__)
 
 
 class RepostPipeline:
-    """Settings: REPOST_THRESHOLD, REPOST_MIN_CHARS, REPOST_NUM_PERM, REPOST_BANDS; MONGO_URI / MONGO_DATABASE
+    """Settings: REPOST_THRESHOLD, REPOST_MIN_CHARS, REPOST_NUM_PERM, REPOST_BANDS, REPOST_BATCH_SIZE,
+    REPOST_BATCH_WAIT; MONGO_URI / MONGO_DATABASE
     (the index lives next to the data). Stats: dedup/<method> (short, exact, near, new), dedup/repost."""
 
     def __init__(self, *, uri: str, database: str, options: dict[str, Any], timeout_ms: int,
-                 stats: StatsCollector | None = None) -> None:
+                 stats: StatsCollector | None = None, batch_max: int = 50, batch_wait: float = 0.05) -> None:
         self.uri = uri
         self.database = database
         self.options = options
         self.timeout_ms = timeout_ms
         self.stats = stats
         self.index: RepostIndex | None = None
+        self.batch_max = batch_max
+        self.batch_wait = batch_wait
+        self._pending: list[tuple[PostItem, asyncio.Future[None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         # One thread: assignments are serialised, so reposts arriving together still find each other.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repost-index")
 
@@ -54,6 +60,8 @@ class RepostPipeline:
             },
             timeout_ms=s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000),
             stats=crawler.stats,
+            batch_max=s.getint("REPOST_BATCH_SIZE", 50),
+            batch_wait=s.getfloat("REPOST_BATCH_WAIT", 0.05),
         )
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -70,6 +78,9 @@ class RepostPipeline:
             ) from None
 
     async def close_spider(self) -> None:
+        self._kick()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.index is not None:
             self.index.db.client.close()
         self._executor.shutdown(wait=True)
@@ -77,22 +88,53 @@ class RepostPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PostItem) or self.index is None:
             return item
-        text = item.body or ""
-        delay = 0.5
-        while True:
-            try:
-                result = await self._run(self.index.assign, item.post_id, text)
-                break
-            except TRANSIENT_ERRORS as exc:
-                # Never drop the item: wait for MongoDB like the storage stage does.
-                if self.stats is not None:
-                    self.stats.inc_value("dedup/retry")
-                logger.warning("Repost index unavailable (%s); retrying in %.1fs", type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        item.article_id = result.article_id
-        if self.stats is not None:
-            self.stats.inc_value(f"dedup/{result.method}")
-            if not result.is_new_article and result.method in ("exact", "near"):
-                self.stats.inc_value("dedup/repost")
+        # Posts arriving together are assigned in one batch: a handful of round trips for the whole batch
+        # instead of per post (and reposts inside one batch still find each other).
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((item, done))
+        if len(self._pending) >= self.batch_max:
+            self._kick()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.batch_wait, self._kick)
+        await done
         return item
+
+    def _kick(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            self._tasks.add(task := asyncio.ensure_future(self._assign(batch)))
+            task.add_done_callback(self._tasks.discard)
+
+    async def _assign(self, batch: list[tuple[PostItem, asyncio.Future[None]]]) -> None:
+        assert self.index is not None
+        pairs = [(item.post_id, item.body or "") for item, _ in batch]
+        delay = 0.5
+        try:
+            while True:
+                try:
+                    results = await self._run(self.index.assign_many, pairs)
+                    break
+                except TRANSIENT_ERRORS as exc:
+                    # Never drop the items: wait for MongoDB like the storage stage does.
+                    if self.stats is not None:
+                        self.stats.inc_value("dedup/retry")
+                    logger.warning("Repost index unavailable (%s); retrying in %.1fs", type(exc).__name__, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+        except Exception as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (item, fut), result in zip(batch, results, strict=True):
+            item.article_id = result.article_id
+            if self.stats is not None:
+                self.stats.inc_value(f"dedup/{result.method}")
+                if not result.is_new_article and result.method in ("exact", "near"):
+                    self.stats.inc_value("dedup/repost")
+            if not fut.done():
+                fut.set_result(None)
