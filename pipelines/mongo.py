@@ -126,7 +126,7 @@ class MongoWriter:
         ids = list(batch.posts) + list(batch.deleted)
         existing = self._existing(posts_coll, ids)
         docs: list[dict[str, Any]] = []
-        touched: set[str] = set()
+        touched: dict[str, set[str]] = {}
         for pid, item in batch.posts.items():
             old = existing.get(pid)
             doc = post_document(item, now=now, existing=old)
@@ -138,7 +138,7 @@ class MongoWriter:
                 self._inc("mongo/posts_unchanged")
             for aid in (doc.get("article_id"), (old or {}).get("article_id")):
                 if aid:
-                    touched.add(aid)
+                    touched.setdefault(aid, set()).add(pid)
             docs.append(doc)
         for pid, gone in batch.deleted.items():
             old = existing.get(pid)
@@ -155,7 +155,7 @@ class MongoWriter:
             self._inc("mongo/replies_written", len(rdocs))
 
         if touched:
-            self.rebuild_articles(sorted(touched), now)
+            self.rebuild_articles(touched, now)
 
         # Last: "all replies of this post are stored" is only true once they are.
         if batch.replies_done:
@@ -184,13 +184,19 @@ class MongoWriter:
             docs.append(doc)
         self._replace("boards", docs)
 
-    def rebuild_articles(self, article_ids: list[str], now: datetime) -> None:
-        carriers: dict[str, list[dict[str, Any]]] = {a: [] for a in article_ids}
-        for p in self.db.posts.find({"article_id": {"$in": article_ids}}, {"body_html": 0}):
-            carriers.setdefault(p["article_id"], []).append(p)
+    def rebuild_articles(self, touched: dict[str, set[str]], now: datetime) -> None:
+        """Rebuild each touched article from the posts that carry it: those it listed before plus this batch's.
+
+        Only ``_id`` lookups (an ``$in`` on another field is a full scan on nx-27017), so the cost stays flat as
+        the store grows.
+        """
+        existing = self._existing("articles", sorted(touched))
+        members = {aid: set(pids) | set((existing.get(aid) or {}).get("post_ids") or []) for aid, pids in touched.items()}
+        wanted = sorted(set().union(*members.values()))
+        posts = {p["_id"]: p for p in self.db.posts.find({"_id": {"$in": wanted}}, {"body_html": 0})}
         docs, empty = [], []
-        for aid, posts in carriers.items():
-            doc = article_document(aid, posts, now=now)
+        for aid, ids in members.items():
+            doc = article_document(aid, [posts[i] for i in ids if i in posts], now=now)
             if doc is None:
                 empty.append(aid)
             else:
