@@ -74,6 +74,8 @@ def fetch(url: str, *, store: bool, replies: bool, overrides: list[str]) -> int:
     else:
         for stage in STORAGE_STAGES:
             pipelines.pop(stage, None)
+        # Nothing touches MongoDB without --store: no run record, no incremental state.
+        settings.set("MONGO_URI", "", priority="cmdline")
     settings.set("ITEM_PIPELINES", pipelines, priority="cmdline")
 
     posts: list[PostItem] = []

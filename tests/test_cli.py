@@ -98,3 +98,15 @@ def test_fetch_other_failure_exits_5(model, start_site):
     pid = model.board_post_ids("600519")[0]
     proc = fetch(site.base_url, f"{site.base_url}/news,600519,{pid}.html", "-s", "RETRY_TIMES=1")
     assert proc.returncode == 5, proc.stderr[-2000:]
+
+
+def test_fetch_without_store_writes_nothing_even_with_mongo_uri(model, start_site, mongo_server, mongo_client):
+    site = start_site(model)
+    pid = model.board_post_ids("600519")[1]
+    db = mongo_client.cli
+    runs_before = db.crawl_runs.count_documents({})
+    proc = fetch(site.base_url, f"{site.base_url}/news,600519,{pid}.html", mongo_uri=mongo_server.uri)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["_id"] == pid
+    assert db.posts.find_one({"_id": pid}) is None
+    assert db.crawl_runs.count_documents({}) == runs_before
