@@ -39,8 +39,7 @@ from crawler.browser import (
 )
 from crawler.items import PostItem
 from crawler.pages import Blocked, LayoutChanged, PostGone
-from crawler.pages.caifuhao import parse_caifuhao_page, time_from_id
-from crawler.spiders.caifuhao import CAIFUHAO_BAR, article_post
+from crawler.pages.caifuhao import CAIFUHAO_BAR, article_post, parse_caifuhao_page, time_from_id
 from crawler.urls import caifuhao_id, caifuhao_url
 from tests.conftest import FIXTURES
 from tests.crawl import FAST_SETTINGS, ROOT, CrawlResult, run_crawl, scrapy_cmd

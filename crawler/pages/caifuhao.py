@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import lxml.etree
 import lxml.html
 
-from crawler.items import StockMention
+from crawler.items import PostItem, StockMention
 from crawler.pages.classify import classify_page, raise_for_kind
 from crawler.pages.errors import LayoutChanged
 from crawler.pages.post import find_attribution, find_stock_mentions
@@ -166,4 +166,67 @@ def parse_caifuhao_page(text: str, *, url: str) -> CaifuhaoArticle:
         footer_source_raw=footer,
         footer_url=footer_url,
         stock_mentions=find_stock_mentions(title or "") + find_stock_mentions(body_html),
+    )
+
+
+# The bar Guba files 财富号 articles under, and their post type.
+CAIFUHAO_BAR = "cfhpl"
+CAIFUHAO_POST_TYPE = 20
+
+
+def article_post(article: CaifuhaoArticle, *, post: PostItem | None = None, bar_name: str | None = None) -> PostItem:
+    """The :class:`PostItem` for a parsed article.
+
+    With ``post`` (the Guba post that mirrors the article, parsed from its own page), that post is returned
+    with its empty title/body filled from the article and ``source_id`` set; its other fields stay. Without
+    it, the article becomes a post of its own: ``post_id`` = the article id, bar ``cfhpl``, ``post_type`` 20,
+    author name and publish time as the article shows them; counters unknown (None).
+    """
+    if post is not None:
+        return replace(
+            post,
+            title=post.title or article.title or "",
+            body_html=post.body_html if post.body_html.strip() else article.body_html,
+            source_id=post.source_id or article.source_id,
+            published_raw=post.published_raw or article.published_raw,
+            footer_source_raw=post.footer_source_raw or article.footer_source_raw,
+            footer_url=post.footer_url or article.footer_url,
+            stock_mentions=post.stock_mentions or list(article.stock_mentions),
+        )
+    return PostItem(
+        post_id=article.source_id,
+        url=article.url,
+        bar_code=CAIFUHAO_BAR,
+        bar_name=bar_name,
+        title=article.title or "",
+        body_html=article.body_html,
+        abstract="",
+        author_id=None,
+        author_name_raw=article.author_name,
+        author_is_majia=False,
+        author_deactivated=False,
+        author_user_type=None,
+        published_raw=article.published_raw,
+        last_activity_raw=None,
+        modified_raw=None,
+        display_raw=None,
+        reads=None,
+        comments=None,
+        forwards=None,
+        likes=None,
+        post_type=CAIFUHAO_POST_TYPE,
+        client=None,
+        source_id=article.source_id,
+        media_name=None,
+        header_source_raw=article.header_source_raw,
+        footer_source_raw=article.footer_source_raw,
+        footer_url=article.footer_url,
+        forward_of=None,
+        forward_title=None,
+        forward_content_html=None,
+        forward_author_name=None,
+        ip_region=None,
+        stock_mentions=list(article.stock_mentions),
+        raw={"caifuhao": {"title": article.title, "author": article.author_name,
+                          "published": article.published_raw}},
     )

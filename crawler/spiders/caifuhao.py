@@ -9,7 +9,6 @@ then the article itself, in the 财富号评论吧 bar ``cfhpl``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from playwright.async_api import Error as PlaywrightError
@@ -20,7 +19,7 @@ from scrapy_playwright.page import PageMethod
 from crawler.browser import browser_enabled
 from crawler.items import DeletedPostItem, PostItem
 from crawler.pages import PageError, PostGone, decode_body
-from crawler.pages.caifuhao import CaifuhaoArticle, parse_caifuhao_page
+from crawler.pages.caifuhao import CAIFUHAO_BAR, article_post, parse_caifuhao_page
 from crawler.spiders.base import PRIO_POST, GubaBaseSpider, _content_type
 from crawler.urls import caifuhao_id, caifuhao_url
 
@@ -30,8 +29,6 @@ else:
     _Base = object
 
 # The bar Guba mirrors 财富号 articles into (guba-site.md §2.2).
-CAIFUHAO_BAR = "cfhpl"
-CAIFUHAO_POST_TYPE = 20
 ARTICLE_SELECTOR = "div.article.page-article"
 _FILLED_JS = (
     "(sel) => { const el = document.querySelector(sel);"
@@ -50,64 +47,6 @@ async def wait_for_article(page: Page, timeout_ms: float = 15000) -> bool:
     except PlaywrightError:
         return False
     return True
-
-
-def article_post(article: CaifuhaoArticle, *, post: PostItem | None = None, bar_name: str | None = None) -> PostItem:
-    """The :class:`PostItem` for a parsed article.
-
-    With ``post`` (the Guba post that mirrors the article, parsed from its own page), that post is returned
-    with its empty title/body filled from the article and ``source_id`` set; its other fields stay. Without
-    it, the article becomes a post of its own: ``post_id`` = the article id, bar ``cfhpl``, ``post_type`` 20,
-    author name and publish time as the article shows them; counters unknown (None).
-    """
-    if post is not None:
-        return replace(
-            post,
-            title=post.title or article.title or "",
-            body_html=post.body_html if post.body_html.strip() else article.body_html,
-            source_id=post.source_id or article.source_id,
-            published_raw=post.published_raw or article.published_raw,
-            footer_source_raw=post.footer_source_raw or article.footer_source_raw,
-            footer_url=post.footer_url or article.footer_url,
-            stock_mentions=post.stock_mentions or list(article.stock_mentions),
-        )
-    return PostItem(
-        post_id=article.source_id,
-        url=article.url,
-        bar_code=CAIFUHAO_BAR,
-        bar_name=bar_name,
-        title=article.title or "",
-        body_html=article.body_html,
-        abstract="",
-        author_id=None,
-        author_name_raw=article.author_name,
-        author_is_majia=False,
-        author_deactivated=False,
-        author_user_type=None,
-        published_raw=article.published_raw,
-        last_activity_raw=None,
-        modified_raw=None,
-        display_raw=None,
-        reads=None,
-        comments=None,
-        forwards=None,
-        likes=None,
-        post_type=CAIFUHAO_POST_TYPE,
-        client=None,
-        source_id=article.source_id,
-        media_name=None,
-        header_source_raw=article.header_source_raw,
-        footer_source_raw=article.footer_source_raw,
-        footer_url=article.footer_url,
-        forward_of=None,
-        forward_title=None,
-        forward_content_html=None,
-        forward_author_name=None,
-        ip_region=None,
-        stock_mentions=list(article.stock_mentions),
-        raw={"caifuhao": {"title": article.title, "author": article.author_name,
-                          "published": article.published_raw}},
-    )
 
 
 class CaifuhaoMixin(_Base):
