@@ -45,7 +45,7 @@ def fetch(url: str, *, store: bool, replies: bool, overrides: list[str]) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    from crawler.items import DeletedPostItem, PostItem, ReplyItem
+    from crawler.items import DeletedPostItem, PostItem, ReplyItem, ReplyPageItem
     from crawler.spiders.guba_post import GubaPostSpider
     from crawler.urls import NotAGubaUrl, parse_post_url
     from pipelines.documents import post_document, reply_document
@@ -85,8 +85,8 @@ def fetch(url: str, *, store: bool, replies: bool, overrides: list[str]) -> int:
     def collect(item: Any) -> None:
         if isinstance(item, PostItem):
             posts.append(item)
-        elif isinstance(item, ReplyItem):
-            reply_items.append(item)
+        elif isinstance(item, ReplyPageItem):
+            reply_items.extend(item.replies)
         elif isinstance(item, DeletedPostItem):
             gone.append(item)
 

@@ -144,6 +144,16 @@ class ReplyItem:
 
 
 @dataclass
+class ReplyPageItem:
+    """The replies of one replies-API page, as one item: a post has ~10 replies, and Scrapy's cost per item is
+    larger than the pipelines' cost per reply, so they travel together."""
+
+    post_id: str
+    page: int
+    replies: list[ReplyItem]
+
+
+@dataclass
 class DeletedPostItem:
     """A post the site says is gone (302 to ``/error?type=2``, the error404 shell)."""
 

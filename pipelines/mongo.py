@@ -31,7 +31,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 from twisted.internet import task
 
-from crawler.items import BoardDoneItem, DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem
+from crawler.items import BoardDoneItem, DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem, ReplyPageItem
 from pipelines.documents import (
     article_document,
     content_changed,
@@ -86,6 +86,9 @@ class Batch:
             self.posts.pop(item.post_id, None)
         elif isinstance(item, ReplyItem):
             self.replies[item.reply_id] = item
+        elif isinstance(item, ReplyPageItem):
+            for reply in item.replies:
+                self.replies[reply.reply_id] = reply
         elif isinstance(item, RepliesDoneItem):
             self.replies_done[item.post_id] = item
         else:

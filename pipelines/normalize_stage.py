@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.items import DeletedPostItem, PostItem, ReplyItem
+from crawler.items import DeletedPostItem, PostItem, ReplyItem, ReplyPageItem
 from pipelines.normalize import (
     TimestampError,
     clean_body,
@@ -104,6 +104,9 @@ class NormalizePipeline:
         elif isinstance(item, ReplyItem):
             problems = normalize_reply(item, now=now)
             self._inc("normalize/replies")
+        elif isinstance(item, ReplyPageItem):
+            problems = [p for reply in item.replies for p in normalize_reply(reply, now=now)]
+            self._inc("normalize/replies", len(item.replies))
         elif isinstance(item, DeletedPostItem):
             item.fetched_at = now
             return item

@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.items import PostItem, ReplyItem
+from crawler.items import PostItem, ReplyItem, ReplyPageItem
 from pipelines.documents import post_document, reply_document
 from pipelines.schema import first_error
 
@@ -31,6 +31,10 @@ class ValidationPipeline:
         return cls(crawler.stats)
 
     def process_item(self, item: Any) -> Any:
+        if isinstance(item, ReplyPageItem):
+            for reply in item.replies:
+                self.process_item(reply)
+            return item
         now = datetime.now(UTC)
         if isinstance(item, PostItem):
             error = first_error("posts", post_document(item, now=now))

@@ -10,7 +10,7 @@ import scrapy
 from scrapy.http import FormRequest, Request, Response
 from twisted.python.failure import Failure
 
-from crawler.items import DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem
+from crawler.items import DeletedPostItem, PostItem, RepliesDoneItem, ReplyPageItem
 from crawler.middlewares import BlockedGiveUp
 from crawler.pages import (
     ApiError,
@@ -219,7 +219,7 @@ class GubaBaseSpider(scrapy.Spider):
         referer: str,
         post_comments: int | None = None,
         board: str | None = None,
-    ) -> Iterator[Request | ReplyItem | RepliesDoneItem]:
+    ) -> Iterator[Request | ReplyPageItem | RepliesDoneItem]:
         text = decode_body(response.body, _content_type(response))
         try:
             replies = parse_replies(text, post_id=post_id, page=page, url=response.url)
@@ -238,7 +238,8 @@ class GubaBaseSpider(scrapy.Spider):
             return
         self.inc("guba/pages/replies")
         self.inc("guba/replies", len(replies.replies))
-        yield from replies.replies
+        if replies.replies:
+            yield ReplyPageItem(post_id=post_id, page=page, replies=replies.replies)
         ps = self.reply_page_size
         if replies.first_level_ids:
             more = page * ps < replies.count if replies.count is not None else len(replies.first_level_ids) >= ps
