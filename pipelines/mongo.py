@@ -107,10 +107,12 @@ class MongoWriter:
         if self.stats is not None and n:
             self.stats.inc_value(key, n)
 
-    def _existing(self, coll: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    def _existing(
+        self, coll: str, ids: list[str], projection: dict[str, int] | None = None
+    ) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return {d["_id"]: d for d in self.db[coll].find({"_id": {"$in": ids}})}
+        return {d["_id"]: d for d in self.db[coll].find({"_id": {"$in": ids}}, projection)}
 
     def _replace(self, coll: str, docs: list[dict[str, Any]]) -> None:
         if not docs:
@@ -152,7 +154,8 @@ class MongoWriter:
         self._inc("mongo/posts_written", len(docs))
 
         if batch.replies:
-            old_replies = self._existing("replies", list(batch.replies))
+            # Only first_seen_at survives a rewrite of a reply.
+            old_replies = self._existing("replies", list(batch.replies), {"first_seen_at": 1})
             rdocs = [reply_document(r, now=now, existing=old_replies.get(rid)) for rid, r in batch.replies.items()]
             self._replace("replies", rdocs)
             self._inc("mongo/replies_written", len(rdocs))
