@@ -19,17 +19,14 @@ VOLATILE_POST_FIELDS = frozenset({"counts", "last_activity_at", "last_activity_a
 
 
 def post_document(item: PostItem, *, now: datetime, existing: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``posts`` document for a normalised post; ``existing`` (the stored one) keeps ``first_seen_at`` and
-    the boards the post was listed on."""
-    list_boards = set(existing.get("list_boards") or []) if existing else set()
-    if item.list_bar_code:
-        list_boards.add(item.list_bar_code)
-    list_boards.add(item.bar_code)
+    """The ``posts`` document for a normalised post; ``existing`` (the stored one) keeps ``first_seen_at``.
+
+    Which board list led to the post is not stored: a post listed on two boards is fetched once per run, through
+    whichever list came first, so recording it would make re-crawls change documents for no reason."""
     return {
         "_id": item.post_id,
         "url": item.url,
         "board": {"code": item.bar_code, "name": item.bar_name},
-        "list_boards": sorted(list_boards),
         "title": item.title,
         "body": item.body or "",
         "body_html": item.body_html,
@@ -74,7 +71,6 @@ def deleted_post_document(
         "_id": item.post_id,
         "url": item.url,
         "board": {"code": item.bar_code, "name": None},
-        "list_boards": [item.bar_code],
         "title": None,
         "body": None,
         "body_html": None,
