@@ -136,3 +136,8 @@ def caifuhao_url(base: str, source_id: str) -> str:
     if root.endswith(".eastmoney.com"):
         return f"https://caifuhao.eastmoney.com/news/{source_id}"
     return f"{root}/caifuhao/news/{source_id}"
+
+
+def finance_article_url(source_id: str) -> str:
+    """The finance.eastmoney.com article a 资讯 repost points to (its 18-digit ``post_source_id``)."""
+    return f"http://finance.eastmoney.com/a/{source_id}.html"

@@ -75,3 +75,10 @@ def run_crawl(
     )
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     return CrawlResult(proc.returncode, stats, proc.stderr)
+
+
+def crawl_boards(site: Any, tmp_path: Path, mongo_server: Any, db: str, boards: list[str], **kw: Any) -> CrawlResult:
+    """``scrapy crawl guba -a boards=...`` against ``site`` into database ``db``; ``args=`` adds spider arguments."""
+    args = {"boards": ",".join(boards), **kw.pop("args", {})}
+    return run_crawl("guba", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
+                     database=db, args=args, **kw)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import expected_posts, expected_replies
-from tests.crawl import FAST_SETTINGS, ROOT, run_crawl, scrapy_cmd
+from tests.crawl import FAST_SETTINGS, ROOT, crawl_boards, run_crawl, scrapy_cmd
 from tests.site import SiteModel
 
 pytestmark = pytest.mark.e2e
@@ -22,9 +22,7 @@ BOARDS = ["600519", "usBABA"]
 
 
 def _crawl(site: Any, tmp_path: Path, mongo_server: Any, db: str, **kw: Any) -> Any:
-    args = {"boards": ",".join(BOARDS), **kw.pop("args", {})}
-    return run_crawl("guba", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
-                     database=db, args=args, **kw)
+    return crawl_boards(site, tmp_path, mongo_server, db, BOARDS, **kw)
 
 
 def _stored(db: Any) -> tuple[set[str], set[str]]:

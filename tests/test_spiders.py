@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import expected_posts, expected_replies
-from tests.crawl import run_crawl
-from tests.services import MongoServer
+from tests.crawl import crawl_boards, run_crawl
 from tests.site import SiteModel
 
 pytestmark = pytest.mark.e2e
@@ -19,10 +18,8 @@ BOARDS = ["600519", "usBABA"]
 
 
 
-def _crawl(site: Any, tmp_path: Path, mongo_server: MongoServer, db: str, **kw: Any) -> Any:
-    args = {"boards": ",".join(BOARDS), **kw.pop("args", {})}
-    return run_crawl("guba", base_url=site.base_url, tmp_path=tmp_path, mongo_uri=mongo_server.uri,
-                     database=db, args=args, **kw)
+def _crawl(site: Any, tmp_path: Path, mongo_server: Any, db: str, **kw: Any) -> Any:
+    return crawl_boards(site, tmp_path, mongo_server, db, BOARDS, **kw)
 
 
 def _assert_complete(model: SiteModel, db: Any, result: Any) -> None:

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from typing import Any, Final, Literal
 
+from crawler.urls import DEFAULT_BASE_URL, caifuhao_url, finance_article_url
+
 SourceKind = Literal["user", "news", "caifuhao", "forward", "qa"]
 
 # canonical outlet -> spellings seen in 来源 lines, MediaName and footers (the canonical name is implied).
@@ -188,7 +190,7 @@ def normalize_source(
         result["kind"] = "caifuhao"
         result["outlet"] = cfh
         if url is None and sid and _CAIFUHAO_SOURCE_ID_RE.match(sid):
-            url = f"https://caifuhao.eastmoney.com/news/{sid}"
+            url = caifuhao_url(DEFAULT_BASE_URL, sid)
         result["url"] = url
         return result
 
@@ -197,7 +199,7 @@ def normalize_source(
         result["kind"] = "news"
         result["outlet"] = outlet
         if url is None and sid and _FINANCE_SOURCE_ID_RE.match(sid):
-            url = f"http://finance.eastmoney.com/a/{sid}.html"
+            url = finance_article_url(sid)
         result["url"] = url
         return result
 
