@@ -18,8 +18,9 @@ article is created by a post with ``article_id = "a" + exact_key[:24]`` of its o
 ``exact`` is compared to rule out a 96-bit prefix collision.
 
 Writes are inserts of whole documents with their ``_id`` (duplicates, code 11000, are ignored) and, for
-bands, ``$addToSet`` upserts on ``_id`` (the upsert creates the document with the array, so nx-27017 —
-which ignores ``$addToSet`` on a missing field — behaves like real MongoDB; checked on nx-27017 1.17.2).
+band keys already stored (or inserted by another process a moment before), ``$addToSet`` upserts on ``_id``
+(the upsert creates the document with the array, so nx-27017 — which ignores ``$addToSet`` on a missing
+field — behaves like real MongoDB; checked on nx-27017 1.17.2).
 Both are idempotent, so concurrent crawler processes converge: a new article's id derives from its content
 (``"a" + exact_key[:24]``), so two processes creating the same article write the same documents. No
 datetimes are stored (nx-27017 stringifies them in ``$set``/``$min``).
@@ -178,7 +179,7 @@ class RepostIndex:
         id assigned before (in this batch or any earlier call, by any process) gets its stored assignment
         back unchanged, even if its body has changed since (article ids stay stable). Round trips per batch,
         whatever the collection size: one posts lookup, one exact lookup, one band lookup, one signature
-        fetch (all by ``_id``), one band bulk upsert and two bulk inserts. Signatures are computed only for posts without an exact match.
+        fetch (all by ``_id``), one band insert, one band bulk upsert and two bulk inserts. Signatures are computed only for posts without an exact match.
         """
         results: list[Assignment | None] = [None] * len(items)
         known = self._known_posts({post_id for post_id, _ in items})
@@ -232,7 +233,7 @@ class RepostIndex:
         for p in to_match:
             p.sig = signature_of_fingerprint(p.fp, num_perm=self.num_perm)
             p.keys = band_keys(p.sig, bands=self.bands)
-        db_candidates, db_sigs = self._db_candidates(to_match)
+        db_candidates, db_sigs, stored_keys = self._db_candidates(to_match)
 
         new_fps: list[dict[str, Any]] = []
         new_bands: dict[str, list[str]] = {}
@@ -261,20 +262,23 @@ class RepostIndex:
             for key in p.keys:
                 new_bands.setdefault(key, []).append(article_id)
 
-        self._write(pending, results, new_fps, new_bands)
+        self._write(pending, results, new_fps, new_bands, stored_keys)
 
     def _db_candidates(
         self, to_match: list[_Pending]
-    ) -> tuple[dict[int, list[str]], dict[str, list[int]]]:
-        """Per pending index, the stored articles sharing the most bands (≤ max_candidates), and their sigs."""
+    ) -> tuple[dict[int, list[str]], dict[str, list[int]], set[str]]:
+        """Per pending index, the stored articles sharing the most bands (≤ max_candidates), their sigs, and
+        which of the batch's band keys are stored already."""
         all_keys = sorted({k for p in to_match for k in (p.keys or [])})
         if not all_keys:
-            return {}, {}
+            return {}, {}, set()
         by_band: dict[str, list[str]] = {}
+        stored_keys: set[str] = set()
         # The cap bounds the counting cost of a band that very many articles share (template posts); the
         # oldest ids are kept so every process sees the same candidates.
         per_band = self.max_candidates * self.bands
         for doc in self.band_index.find({"_id": {"$in": all_keys}}, {"article_ids": 1}):
+            stored_keys.add(doc["_id"])
             ids = doc.get("article_ids")
             if isinstance(ids, list):
                 by_band[doc["_id"]] = [a for a in ids[:per_band] if isinstance(a, str)]
@@ -291,7 +295,7 @@ class RepostIndex:
                 sig = doc.get("sig")
                 if isinstance(sig, list) and len(sig) == self.num_perm:
                     sigs[doc["_id"]] = [int(v) for v in sig]
-        return candidates, sigs
+        return candidates, sigs, stored_keys
 
     def _best_match(
         self,
@@ -322,10 +326,18 @@ class RepostIndex:
         results: list[Assignment | None],
         new_fps: list[dict[str, Any]],
         new_bands: dict[str, list[str]],
+        stored_keys: set[str],
     ) -> None:
         # Bands first, then the fingerprint, then the post: a crash in between leaves band entries without
         # an article (ignored when fetched) or an article that the next assignment finds by exact key.
-        _add_to_sets(self.band_index, new_bands)
+        # Most band keys are new: those are inserted (cheaper than upserts); a key another process inserted
+        # meanwhile, and every key stored before, gets the ids added to its set.
+        fresh = [k for k in new_bands if k not in stored_keys]
+        raced_bands = _insert_ignoring_duplicates(
+            self.band_index, [{"_id": k, "article_ids": new_bands[k]} for k in fresh]
+        )
+        fresh_set = {k for i, k in enumerate(fresh) if i not in raced_bands}
+        _add_to_sets(self.band_index, {k: v for k, v in new_bands.items() if k not in fresh_set})
         existed = _insert_ignoring_duplicates(self.fingerprints, new_fps)
         if existed:  # another process created the same article first: we joined it rather than made it
             taken = {new_fps[i]["_id"] for i in existed}

@@ -257,17 +257,24 @@ def test_every_lookup_is_by_id_and_round_trips_do_not_grow_with_the_batch(
     finally:
         client.close()
     assert len(many) <= len(one) + 3  # the extra lookups/writes a batch with new articles needs, not per post
-    assert len(many) <= 7
+    # posts, exact, band and signature lookups; band insert (new keys) and band upsert (stored keys); article and
+    # post inserts
+    assert len(many) <= 8
     assert finds and all(set(body["filter"]) == {"_id"} for body in finds)
 
 
-def test_a_band_upsert_that_loses_a_race_is_retried(index: RepostIndex) -> None:
-    class LosesFirstUpsert:
-        """Answers the first bulk write as real MongoDB may when another process upserted the same _id."""
+def test_band_keys_another_process_inserted_meanwhile_get_our_article_too(index: RepostIndex) -> None:
+    class OtherProcessFirst:
+        """Another process inserts the same new band keys just before us, then our upsert of them races once
+        more (real MongoDB may answer a racing upsert with a duplicate-key error)."""
 
         def __init__(self, coll: Any) -> None:
             self.coll = coll
             self.calls = 0
+
+        def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> Any:
+            self.coll.insert_many([{"_id": d["_id"], "article_ids": ["aother"]} for d in docs])
+            return self.coll.insert_many(docs, ordered=ordered)
 
         def bulk_write(self, ops: list[Any], ordered: bool = True) -> Any:
             self.calls += 1
@@ -279,8 +286,27 @@ def test_a_band_upsert_that_loses_a_race_is_retried(index: RepostIndex) -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(self.coll, name)
 
-    racing = LosesFirstUpsert(index.band_index)
+    racing = OtherProcessFirst(index.band_index)
     index.band_index = racing  # type: ignore[assignment]
     a = index.assign("1", REPOST_BAR_A)
     assert racing.calls == 2
     assert a.method == "new" and racing.coll.count_documents({"article_ids": a.article_id}) == 32
+    assert racing.coll.count_documents({"article_ids": "aother"}) == 32
+
+
+def test_new_band_keys_are_inserted_and_stored_ones_extended(index: RepostIndex) -> None:
+    from pipelines.fingerprint import fingerprint_text, signature_of_fingerprint
+
+    def keys(text: str) -> set[str]:
+        return set(band_keys(signature_of_fingerprint(fingerprint_text(text))))
+
+    second_text = "\n".join(PARAGRAPHS[8:12])  # another text: a few bands shared by chance (4-row bands)
+    shared = keys(REPOST_BAR_A) & keys(second_text)
+    assert shared, "the fixture texts must share a band for this test to mean anything"
+    a = index.assign("1", REPOST_BAR_A)
+    assert index.band_index.count_documents({"article_ids": [a.article_id]}) == 32
+    b = index.assign("2", second_text)
+    assert b.method == "new" and b.article_id != a.article_id
+    assert index.band_index.count_documents({}) == len(keys(REPOST_BAR_A) | keys(second_text))
+    for key in shared:
+        assert index.band_index.find_one({"_id": key})["article_ids"] == [a.article_id, b.article_id]
