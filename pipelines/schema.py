@@ -28,8 +28,20 @@ def load_schema(collection: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json_compatible(value: Any) -> Any:
-    """BSON-ish values -> JSON values: datetimes become ISO-8601 strings (dates are ``format: date-time``)."""
+    """BSON-ish values -> JSON values: datetimes become ISO-8601 strings (dates are ``format: date-time``).
+
+    Runs on every stored document during a crawl, so plain values are passed through without a call each."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else to_json_compatible(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else to_json_compatible(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):

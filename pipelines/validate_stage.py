@@ -31,23 +31,27 @@ class ValidationPipeline:
         return cls(crawler.stats)
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, ReplyPageItem):
-            for reply in item.replies:
-                self.process_item(reply)
-            return item
         now = datetime.now(UTC)
-        if isinstance(item, PostItem):
-            error = first_error("posts", post_document(item, now=now))
+        if isinstance(item, ReplyPageItem):
+            errors = [first_error("replies", reply_document(r, now=now)) for r in item.replies]
+            labels = [getattr(r, "reply_id", "?") for r in item.replies]
+        elif isinstance(item, PostItem):
+            errors = [first_error("posts", post_document(item, now=now))]
+            labels = [item.url]
         elif isinstance(item, ReplyItem):
-            error = first_error("replies", reply_document(item, now=now))
+            errors = [first_error("replies", reply_document(item, now=now))]
+            labels = [item.reply_id]
         else:
             return item
         if self.stats is not None:
-            self.stats.inc_value("validation/items")
-            if error:
+            self.stats.inc_value("validation/items", len(errors))
+        for error, label in zip(errors, labels, strict=True):
+            if not error:
+                continue
+            if self.stats is not None:
                 self.stats.inc_value("validation/invalid")
                 self.stats.inc_value(f"validation/error/{error.split(':', 1)[0]}")
-        if error and self.logged < _LOGGED_MAX:
-            self.logged += 1
-            logger.error("Item breaks schema v1 (%s): %s", getattr(item, "url", getattr(item, "reply_id", "?")), error)
+            if self.logged < _LOGGED_MAX:
+                self.logged += 1
+                logger.error("Item breaks schema v1 (%s): %s", label, error)
         return item

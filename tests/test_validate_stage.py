@@ -57,3 +57,18 @@ def test_the_fast_and_the_full_validator_read_the_schema_alike():
     for item in cases:
         doc = post_document(item, now=now)
         assert (first_error("posts", doc) is None) == (iter_errors("posts", doc) == []), item.post_id
+
+
+def test_to_json_compatible_converts_dates_at_any_depth_and_keeps_the_rest() -> None:
+    from collections import OrderedDict
+    from datetime import date
+
+    from pipelines.schema import to_json_compatible
+
+    when = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
+    doc = {"n": 1, "f": 0.5, "s": "x", "b": False, "z": None, "at": when,
+           "nested": [{"d": date(2024, 5, 2), "t": (1, when)}], "od": OrderedDict(at=when)}
+    assert to_json_compatible(doc) == {
+        "n": 1, "f": 0.5, "s": "x", "b": False, "z": None, "at": "2024-05-01T08:30:00+00:00",
+        "nested": [{"d": "2024-05-02", "t": [1, "2024-05-01T08:30:00+00:00"]}], "od": {"at": "2024-05-01T08:30:00+00:00"},
+    }
