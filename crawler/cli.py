@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 EXIT_OK, EXIT_BAD_URL, EXIT_GONE, EXIT_BLOCKED, EXIT_FAILED = 0, 2, 3, 4, 5
-STORAGE_STAGES = ("pipelines.dedup_stage.RepostPipeline", "pipelines.mongo.MongoPipeline")
+STORAGE_STAGES = ("pipelines.mongo.MongoPipeline",)
 
 
 def _json_default(value: Any) -> Any:

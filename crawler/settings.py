@@ -27,8 +27,8 @@ GUBA_MAX_PAGES = 0
 # --- politeness ---------------------------------------------------------------------------------
 CONCURRENT_REQUESTS = 16
 # Items of one response processed at once. Scrapy starts this many asyncio tasks for every response, whatever it
-# yields; the default 100 costs more than our pipelines on a fast crawl (see `make bench`).
-CONCURRENT_ITEMS = 16
+# yields, and a response yields one or two items; no stage waits on I/O (storage is queued), so one is enough.
+CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 3.0  # seconds between requests to one domain
 DOWNLOAD_DELAY_JITTER = 0.5  # +-50% random variation of DOWNLOAD_DELAY
@@ -79,24 +79,22 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.browser.BrowserFallbackMiddleware": 585,
 }
 
-# --- pipelines: normalise -> dedup -> store ---------------------------------------------------------
+# --- pipelines: normalise -> validate -> store (deduplicating reposts batch by batch) ------------------
 ITEM_PIPELINES = {
     "pipelines.normalize_stage.NormalizePipeline": 300,
-    "pipelines.dedup_stage.RepostPipeline": 500,
     "pipelines.validate_stage.ValidationPipeline": 600,
     "pipelines.mongo.MongoPipeline": 800,
 }
 
-# --- repost deduplication (pipelines/dedup_stage.py) ----------------------------------------------------
+# --- repost deduplication (pipelines/repost_index.py, run by the storage stage) --------------------------
+# False: posts are stored without article ids and no articles are built.
+REPOST_ENABLED = True
 # Estimated Jaccard similarity of character shingles above which two posts carry the same article.
 REPOST_THRESHOLD = 0.8
 # Bodies shorter than this (after normalisation, in characters) are never merged on content alone.
 REPOST_MIN_CHARS = 80
 REPOST_NUM_PERM = 128
 REPOST_BANDS = 32
-# Posts that arrive within REPOST_BATCH_WAIT seconds of each other are assigned in one batch (at most this many).
-REPOST_BATCH_SIZE = 50
-REPOST_BATCH_WAIT = 0.05
 
 # --- MongoDB (pipelines/mongo.py) ----------------------------------------------------------------
 # Connection string; secrets belong here (environment), never in logs. Empty: the pipeline is not configured.
@@ -106,6 +104,8 @@ MONGO_DATABASE = os.environ.get("MONGO_DATABASE", "guba")
 MONGO_BATCH_SIZE = 200
 # A partly filled batch is written after this many seconds.
 MONGO_FLUSH_SECONDS = 5.0
+# Full batches waiting for the writer thread; when this many wait, the crawl waits for MongoDB.
+MONGO_QUEUE_BATCHES = 4
 # How long a failing write is retried (with backoff) before the batch is spilled to MONGO_SPILL_DIR.
 MONGO_RETRY_SECONDS = 600.0
 # Batches that could not be written are kept here as JSON lines and replayed by the next run.
@@ -115,6 +115,10 @@ MONGO_CONNECT_TIMEOUT_MS = 5000
 
 # --- Scrapy housekeeping ----------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Scrapy re-reads and parses the source of a callback for this check on almost every response (its cache is keyed
+# by the bound method, which is new for each request): ~7 % of a fast crawl's CPU. The same check runs once in the
+# tests (tests/test_spiders.py) on every callback of the project's spiders instead.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 

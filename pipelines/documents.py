@@ -139,6 +139,10 @@ def _representative(posts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return min(posts, key=key)
 
 
+def _ms(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def article_document(article_id: str, posts: Iterable[dict[str, Any]], *, now: datetime) -> dict[str, Any] | None:
     """The ``articles`` document derived from every stored post carrying ``article_id`` (None when none)."""
     alive = [p for p in posts if p.get("article_id") == article_id]
@@ -151,7 +155,9 @@ def article_document(article_id: str, posts: Iterable[dict[str, Any]], *, now: d
         for s in p.get("stocks") or []:
             if s not in stocks:
                 stocks.append(s)
-    published = [p["published_at"] for p in alive if isinstance(p.get("published_at"), datetime)]
+    # Milliseconds, as BSON stores them: an article built from posts just written equals one built from the same
+    # posts read back.
+    published = [_ms(p["published_at"]) for p in alive if isinstance(p.get("published_at"), datetime)]
     return {
         "_id": article_id,
         "title": rep.get("title"),

@@ -2,12 +2,17 @@
 
 * Settings are read once (``from_crawler``); an empty ``MONGO_URI`` disables the stage (NotConfigured naming the
   setting); an unreachable server stops the crawl at start (CloseSpider naming MONGO_URI, credentials redacted).
-* Items are buffered and written in bulk (unordered) from one worker thread, so the reactor keeps crawling.
-  Writes replace whole documents (with ``_id``) after reading the stored ones in the same batch: re-crawling
-  changes nothing but counters and timestamps, and it behaves the same on MongoDB and on nx-27017 (which
-  mishandles datetimes in ``$set``/``$min``; see README "MongoDB servers").
+* Items are buffered into batches; full batches go to a bounded queue (``MONGO_QUEUE_BATCHES``) that one worker
+  thread writes in order, so the crawl never waits for MongoDB unless the queue is full (then it waits: memory
+  stays bounded). Writes replace whole documents (with ``_id``) after reading the stored ones in the same batch:
+  re-crawling changes nothing but counters and timestamps, and it behaves the same on MongoDB and on nx-27017
+  (which mishandles datetimes in ``$set``/``$min``; see README "MongoDB servers").
+* Repost deduplication happens here, batch by batch, right before the posts are written: every post of the batch
+  gets its ``article_id`` from :class:`pipelines.repost_index.RepostIndex` (one set of round trips per batch;
+  posts of one batch that copy each other still find each other). ``REPOST_ENABLED = False`` turns it off.
 * A transient failure is retried with backoff for ``MONGO_RETRY_SECONDS``; a batch that still cannot be written
-  is spilled to ``MONGO_SPILL_DIR`` as JSON lines and written by the next run. No item is dropped.
+  (or that MongoDB refuses) is spilled to ``MONGO_SPILL_DIR`` as JSON lines and written by the next run. No item
+  is dropped.
 * ``articles`` are derived from ``posts``: after each batch, every touched article is rebuilt from the posts
   that carry it.
 """
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bson import json_util
-from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 from scrapy import signals
@@ -40,6 +45,7 @@ from pipelines.documents import (
     reply_document,
 )
 from pipelines.mongo_conn import TRANSIENT_ERRORS, open_database, redact_uri
+from pipelines.repost_index import RepostIndex
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -99,9 +105,18 @@ class Batch:
 class MongoWriter:
     """Writes a :class:`Batch` (synchronously; call from a worker thread). Idempotent: safe to retry whole."""
 
-    def __init__(self, db: Database[Any], stats: StatsCollector | None = None) -> None:
+    def __init__(
+        self, db: Database[Any], stats: StatsCollector | None = None, index: RepostIndex | None = None
+    ) -> None:
         self.db = db
         self.stats = stats
+        self.index = index
+        # Replies (most of the documents) are written from a second thread while the posts, their article ids
+        # and articles are written from the caller's: the two halves of a batch do not depend on each other.
+        self._replies_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-replies")
+
+    def close(self) -> None:
+        self._replies_thread.shutdown(wait=True)
 
     def _inc(self, key: str, n: int = 1) -> None:
         if self.stats is not None and n:
@@ -114,19 +129,73 @@ class MongoWriter:
             return {}
         return {d["_id"]: d for d in self.db[coll].find({"_id": {"$in": ids}}, projection)}
 
-    def _replace(self, coll: str, docs: list[dict[str, Any]]) -> None:
+    def _replace(self, coll: str, docs: list[dict[str, Any]], stored: set[str] | None = None) -> None:
+        """Write whole documents by ``_id``, in one unordered bulk write. ``stored``: the ids known to exist (read
+        in this batch); the others are inserted, which costs less than an upsert. A document another process
+        inserted meanwhile (duplicate key on an insert) is written again as a replacement; a duplicate key on an
+        upsert means the other write won with an equivalent document (the same page), so it is not a loss.
+        Anything else raises."""
         if not docs:
             return
+        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = [
+            InsertOne(d) if stored is not None and d["_id"] not in stored
+            else ReplaceOne({"_id": d["_id"]}, d, upsert=True)
+            for d in docs
+        ]
         try:
-            self.db[coll].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False)
+            self.db[coll].bulk_write(ops, ordered=False)
         except BulkWriteError as exc:
-            # Upserts racing with another crawler process on the same _id: the other write won; ours is
-            # equivalent (same page), so a duplicate-key error is not a loss. Anything else is.
-            errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-            if errors:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
                 raise
+            raced = [docs[int(e["index"])] for e in errors if isinstance(ops[int(e["index"])], InsertOne)]
+            if raced:
+                self._replace(coll, raced, None)
+
+    def assign_articles(self, batch: Batch) -> None:
+        """Give every post of the batch its ``article_id`` (repost deduplication; idempotent: a post assigned
+        before, by any process or an earlier attempt of this batch, keeps its article)."""
+        if self.index is None or not batch.posts:
+            return
+        items = list(batch.posts.values())
+        results = self.index.assign_many([(item.post_id, item.body or "") for item in items])
+        for item, result in zip(items, results, strict=True):
+            first_time = item.article_id is None
+            item.article_id = result.article_id
+            if first_time:
+                self._inc(f"dedup/{result.method}")
+                if not result.is_new_article and result.method in ("exact", "near"):
+                    self._inc("dedup/repost")
 
     def write(self, batch: Batch, now: datetime) -> None:
+        replies = self._replies_thread.submit(self._write_replies, batch, now) if batch.replies else None
+        try:
+            self._write_posts(batch, now)
+        finally:
+            if replies is not None:
+                replies.result()  # both halves are done (or failed) before the batch is retried or goes on
+
+        # Last: "all replies of this post are stored" is only true once they are.
+        if batch.replies_done:
+            self._replace("post_crawl_state", [
+                {
+                    "_id": d.post_id,
+                    "replies_first_level": d.first_level,
+                    "replies_total": d.total,
+                    "post_comments": d.post_comments,
+                }
+                for d in batch.replies_done.values()
+            ])
+
+    def _write_replies(self, batch: Batch, now: datetime) -> None:
+        # Only first_seen_at survives a rewrite of a reply.
+        old_replies = self._existing("replies", list(batch.replies), {"first_seen_at": 1})
+        rdocs = [reply_document(r, now=now, existing=old_replies.get(rid)) for rid, r in batch.replies.items()]
+        self._replace("replies", rdocs, set(old_replies))
+        self._inc("mongo/replies_written", len(rdocs))
+
+    def _write_posts(self, batch: Batch, now: datetime) -> None:
+        self.assign_articles(batch)
         posts_coll = "posts"
         ids = list(batch.posts) + list(batch.deleted)
         existing = self._existing(posts_coll, ids)
@@ -150,30 +219,11 @@ class MongoWriter:
             if old is None or not old.get("deleted"):
                 self._inc("mongo/posts_deleted")
             docs.append(deleted_post_document(gone, now=now, existing=old))
-        self._replace(posts_coll, docs)
+        self._replace(posts_coll, docs, set(existing))
         self._inc("mongo/posts_written", len(docs))
 
-        if batch.replies:
-            # Only first_seen_at survives a rewrite of a reply.
-            old_replies = self._existing("replies", list(batch.replies), {"first_seen_at": 1})
-            rdocs = [reply_document(r, now=now, existing=old_replies.get(rid)) for rid, r in batch.replies.items()]
-            self._replace("replies", rdocs)
-            self._inc("mongo/replies_written", len(rdocs))
-
         if touched:
-            self.rebuild_articles(touched, now)
-
-        # Last: "all replies of this post are stored" is only true once they are.
-        if batch.replies_done:
-            self._replace("post_crawl_state", [
-                {
-                    "_id": d.post_id,
-                    "replies_first_level": d.first_level,
-                    "replies_total": d.total,
-                    "post_comments": d.post_comments,
-                }
-                for d in batch.replies_done.values()
-            ])
+            self.rebuild_articles(touched, now, {d["_id"]: d for d in docs})
 
     def write_watermarks(self, boards: list[BoardDoneItem], now: datetime) -> None:
         """Store the watermarks of boards whose walk completed in a run that ended cleanly."""
@@ -190,16 +240,22 @@ class MongoWriter:
             docs.append(doc)
         self._replace("boards", docs)
 
-    def rebuild_articles(self, touched: dict[str, set[str]], now: datetime) -> None:
+    def rebuild_articles(
+        self, touched: dict[str, set[str]], now: datetime, written: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         """Rebuild each touched article from the posts that carry it: those it listed before plus this batch's.
+        ``written``: post documents this batch has just stored (they are not read back).
 
         Only ``_id`` lookups (an ``$in`` on another field is a full scan on nx-27017), so the cost stays flat as
         the store grows.
         """
-        existing = self._existing("articles", sorted(touched))
+        written = written or {}
+        existing = self._existing("articles", sorted(touched), {"post_ids": 1})
         members = {aid: set(pids) | set((existing.get(aid) or {}).get("post_ids") or []) for aid, pids in touched.items()}
-        wanted = sorted(set().union(*members.values()))
-        posts = {p["_id"]: p for p in self.db.posts.find({"_id": {"$in": wanted}}, {"body_html": 0})}
+        wanted = sorted(set().union(*members.values()) - set(written))
+        posts = dict(written)
+        if wanted:
+            posts.update((p["_id"], p) for p in self.db.posts.find({"_id": {"$in": wanted}}, {"body_html": 0}))
         docs, empty = [], []
         for aid, ids in members.items():
             doc = article_document(aid, [posts[i] for i in ids if i in posts], now=now)
@@ -207,14 +263,14 @@ class MongoWriter:
                 empty.append(aid)
             else:
                 docs.append(doc)
-        self._replace("articles", docs)
+        self._replace("articles", docs, set(existing))
         if empty:
             self.db.articles.delete_many({"_id": {"$in": empty}})
         self._inc("mongo/articles_written", len(docs))
 
 
 class MongoPipeline:
-    """The storage stage. See the module docstring; settings MONGO_* in crawler/settings.py."""
+    """The storage stage. See the module docstring; settings MONGO_* and REPOST_* in crawler/settings.py."""
 
     def __init__(
         self,
@@ -226,6 +282,8 @@ class MongoPipeline:
         retry_seconds: float,
         spill_dir: str,
         timeout_ms: int,
+        queue_batches: int = 4,
+        repost: dict[str, Any] | None = None,
         stats: StatsCollector | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -236,13 +294,18 @@ class MongoPipeline:
         self.retry_seconds = retry_seconds
         self.spill_dir = Path(spill_dir)
         self.timeout_ms = timeout_ms
+        self.queue_batches = max(1, queue_batches)
+        self.repost = repost  # RepostIndex options; None: no deduplication
         self.stats = stats
         self.clock = clock
         self.batch = Batch()
         self.db: Database[Any] | None = None
         self.writer: MongoWriter | None = None
+        # One thread: batches are written in the order they were filled, and reposts assigned one batch after
+        # another still find each other.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-writer")
-        self._lock: asyncio.Lock | None = None
+        self._queue: asyncio.Queue[Batch | None] | None = None
+        self._consumer: asyncio.Future[None] | None = None
         self.boards_done: list[BoardDoneItem] = []
         self._loop: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
@@ -253,6 +316,12 @@ class MongoPipeline:
         uri = s.get("MONGO_URI") or ""
         if not uri:
             raise NotConfigured("MONGO_URI is not set: nothing is stored (set it, or run `make crawl`)")
+        repost = {
+            "threshold": s.getfloat("REPOST_THRESHOLD", 0.8),
+            "min_chars": s.getint("REPOST_MIN_CHARS", 80),
+            "num_perm": s.getint("REPOST_NUM_PERM", 128),
+            "bands": s.getint("REPOST_BANDS", 32),
+        }
         o = cls(
             uri=uri,
             database=s.get("MONGO_DATABASE") or "guba",
@@ -261,6 +330,8 @@ class MongoPipeline:
             retry_seconds=s.getfloat("MONGO_RETRY_SECONDS", 600.0),
             spill_dir=s.get("MONGO_SPILL_DIR") or "var/spill",
             timeout_ms=s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000),
+            queue_batches=s.getint("MONGO_QUEUE_BATCHES", 4),
+            repost=repost if s.getbool("REPOST_ENABLED", True) else None,
             stats=crawler.stats,
         )
         crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
@@ -271,7 +342,6 @@ class MongoPipeline:
             self.stats.inc_value(key, n)
 
     async def open_spider(self) -> None:
-        self._lock = asyncio.Lock()
         try:
             self.db = await self._run(open_database, self.uri, self.database, timeout_ms=self.timeout_ms)
             await self._run(ensure_indexes, self.db)
@@ -279,9 +349,12 @@ class MongoPipeline:
             raise CloseSpider(
                 f"MongoDB is unreachable at {redact_uri(self.uri)} (setting MONGO_URI): {type(exc).__name__}"
             ) from None
-        self.writer = MongoWriter(self.db, self.stats)
+        index = RepostIndex(self.db, **self.repost) if self.repost is not None else None
+        self.writer = MongoWriter(self.db, self.stats, index)
         logger.info("Storing to MongoDB %s, database %r", redact_uri(self.uri), self.database)
         await self._replay_spills()
+        self._queue = asyncio.Queue(self.queue_batches)
+        self._consumer = asyncio.ensure_future(self._consume())
         self._loop = task.LoopingCall(self._tick)
         self._loop.start(max(0.5, self.flush_seconds / 2), now=False)
 
@@ -304,6 +377,9 @@ class MongoPipeline:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         await self.flush()
+        if self._queue is not None and self._consumer is not None:
+            await self._queue.put(None)
+            await self._consumer
 
     def spider_closed(self, reason: str) -> None:
         """After the last flush: move watermarks of boards that completed, if the run ended cleanly."""
@@ -322,6 +398,8 @@ class MongoPipeline:
         except PyMongoError as exc:
             logger.warning("Could not store board watermarks (%s); the next run walks further", exc)
         finally:
+            if self.writer is not None:
+                self.writer.close()
             if self.db is not None:
                 self.db.client.close()
             self._executor.shutdown(wait=True)
@@ -334,13 +412,25 @@ class MongoPipeline:
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
 
     async def flush(self) -> None:
-        assert self._lock is not None
-        async with self._lock:
-            if not len(self.batch):
-                return
-            batch, self.batch = self.batch, Batch()
-            self._last_flush = time.monotonic()
-            await self._write_with_retry(batch)
+        """Hand the current batch to the writer. Waits only while ``MONGO_QUEUE_BATCHES`` batches are already
+        waiting (the crawl then goes at MongoDB's pace instead of filling memory)."""
+        if not len(self.batch):
+            return
+        batch, self.batch = self.batch, Batch()
+        self._last_flush = time.monotonic()
+        assert self._queue is not None
+        await self._queue.put(batch)
+
+    async def _consume(self) -> None:
+        """Write queued batches one after another, in order, until the end marker."""
+        assert self._queue is not None
+        while (batch := await self._queue.get()) is not None:
+            try:
+                await self._write_with_retry(batch)
+            except Exception as exc:
+                # MongoDB refused the batch (not an outage): keep it on disk, report it, go on.
+                logger.exception("MongoDB refused a batch of %d items", len(batch))
+                self._spill(batch, exc)
 
     async def _write_with_retry(self, batch: Batch) -> None:
         assert self.writer is not None
@@ -375,10 +465,16 @@ class MongoPipeline:
                 for item in items.values():
                     fh.write(json_util.dumps({"kind": kind, "item": _item_dict(item)}, ensure_ascii=False) + "\n")
         self._inc("mongo/spilled", len(batch))
-        logger.error(
-            "MongoDB unreachable for %.0fs (%s): %d items kept in %s; the next run writes them (MONGO_SPILL_DIR)",
-            self.retry_seconds, type(exc).__name__, len(batch), path,
-        )
+        if isinstance(exc, TRANSIENT_ERRORS):
+            logger.error(
+                "MongoDB unreachable for %.0fs (%s): %d items kept in %s; the next run writes them "
+                "(MONGO_SPILL_DIR)", self.retry_seconds, type(exc).__name__, len(batch), path,
+            )
+        else:
+            logger.error(
+                "%d items MongoDB refused (%s) kept in %s; the next run tries them again (MONGO_SPILL_DIR)",
+                len(batch), exc, path,
+            )
 
     async def _replay_spills(self) -> None:
         if not self.spill_dir.is_dir():
