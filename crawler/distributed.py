@@ -11,6 +11,10 @@ With ``REDIS_URL`` set, :class:`RedisAddon` (registered in ``ADDONS``) switches 
 * :class:`RunStartMiddleware` -- the bridge for Scrapy's ``async def start()``: every worker runs the
   spider's unchanged ``start()``, but only the first worker of a run (``SET NX``) pushes its start requests;
   the others check they were started with the same ones and then work from the shared queue.
+* :class:`RedisOutage` -- what a worker does while Redis is unreachable (restarted, failing over): it keeps
+  working on what it holds, keeps new requests in memory, retries with exponential backoff for up to
+  ``REDIS_RETRY_SECONDS`` and then stops with reason ``redis_unavailable``. Queue and dupefilter writes are Lua
+  scripts safe to replay, so a command whose reply was lost in the restart neither loses nor repeats a request.
 * :func:`dumps` / :func:`loads` -- the queue's serializer: tagged JSON, not pickle, so a shared Redis can
   never make a crawler run code.
 
@@ -36,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import redis
+from redis.backoff import ExponentialBackoff
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Request
@@ -67,7 +72,8 @@ class RunConfig:
     """The scale-out settings of one process, validated.
 
     :meth:`from_settings` reads ``GUBA_RUN_ID``, ``REDIS_KEY_PREFIX``, ``REDIS_RUN_TTL``,
-    ``REDIS_IDLE_CLOSE_SECONDS``, ``REDIS_POLL_SECONDS`` and ``REDIS_WORKER_TIMEOUT`` and raises
+    ``REDIS_IDLE_CLOSE_SECONDS``, ``REDIS_POLL_SECONDS``, ``REDIS_WORKER_TIMEOUT`` and ``REDIS_RETRY_SECONDS``
+    and raises
     ``ValueError`` naming the setting when one is missing or out of range.
     """
 
@@ -77,6 +83,7 @@ class RunConfig:
     idle_close_seconds: float = 5.0
     poll_seconds: float = 1.0
     worker_timeout_seconds: float = 60.0
+    retry_seconds: float = 300.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RunConfig:
@@ -98,6 +105,7 @@ class RunConfig:
             idle_close_seconds=settings.getfloat("REDIS_IDLE_CLOSE_SECONDS", 5.0),
             poll_seconds=settings.getfloat("REDIS_POLL_SECONDS", 1.0),
             worker_timeout_seconds=settings.getfloat("REDIS_WORKER_TIMEOUT", 60.0),
+            retry_seconds=settings.getfloat("REDIS_RETRY_SECONDS", 300.0),
         )
         if config.ttl_seconds <= 0:
             raise ValueError(f"REDIS_RUN_TTL must be > 0 seconds, got {config.ttl_seconds}")
@@ -105,6 +113,8 @@ class RunConfig:
             raise ValueError(f"REDIS_POLL_SECONDS must be > 0, got {config.poll_seconds}")
         if config.idle_close_seconds < 0:
             raise ValueError(f"REDIS_IDLE_CLOSE_SECONDS must be >= 0, got {config.idle_close_seconds}")
+        if config.retry_seconds < 0:
+            raise ValueError(f"REDIS_RETRY_SECONDS must be >= 0, got {config.retry_seconds}")
         if config.worker_timeout_seconds <= config.poll_seconds:
             raise ValueError(
                 f"REDIS_WORKER_TIMEOUT ({config.worker_timeout_seconds}) must be longer than "
@@ -231,6 +241,107 @@ def loads(data: bytes | str) -> Any:
 
 
 # --- queue and dupefilter ---------------------------------------------------------------------------------
+# Enqueue a new request: dedup and push in one atomic step. Replaying it after a lost reply cannot lose the
+# request (if the first run went through, the request is queued and the replay just finds it seen).
+# KEYS: dupefilter, queue. ARGV: fingerprint ("" = dont_filter), score, request, ttl ms. Returns 1 queued, 0 seen.
+_ENQUEUE_LUA = """
+if ARGV[1] ~= '' then
+  local added = redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  if added == 0 then return 0 end
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+# Pop the best request, recording it under this worker's ``popped`` key with the caller's token: a replay with
+# the same token (the reply was lost) gets the same request again instead of losing it and popping the next.
+# KEYS: queue, popped record. ARGV: token (32 hex), ttl ms. Returns the request, or nil if the queue is empty.
+_POP_LUA = """
+local last = redis.call('GET', KEYS[2])
+if last and string.sub(last, 1, 32) == ARGV[1] then return string.sub(last, 33) end
+local top = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #top == 0 then return false end
+redis.call('ZREM', KEYS[1], top[1])
+redis.call('SET', KEYS[2], ARGV[1] .. top[1], 'PX', ARGV[2])
+return top[1]
+"""
+
+
+class RedisOutage:
+    """One worker's view of whether its Redis answers, and when to try it again.
+
+    Every failed Redis call is reported with :meth:`failed`: the first one logs a warning naming the server
+    (``REDIS_URL`` without its password), later ones are retried no sooner than redis-py's
+    ``ExponentialBackoff`` allows (:meth:`may_try`), and each counts ``guba/redis/retries``. The first call
+    that succeeds again ends the outage (:meth:`recovered`). :meth:`expired` is true once Redis has been
+    unreachable for longer than ``window`` seconds (``REDIS_RETRY_SECONDS``).
+
+    Why not redis-py's ``Retry`` in ``REDIS_PARAMS``: it sleeps inside the call, which would freeze the whole
+    crawler (downloads, item writes, Ctrl-C) for the outage; it counts attempts, not time; and it replays
+    commands blindly. The client keeps redis-py's one immediate reconnect retry (stale pooled connections
+    after a restart), and the writes it may replay are idempotent scripts.
+    """
+
+    REPORT_EVERY = 30.0  # s between "still unreachable" warnings
+
+    def __init__(self, url: str, window: float, stats: Any = None, *, backoff: Any = None,
+                 clock: Any = time.monotonic) -> None:
+        self.url = safe_redis_url(url)
+        self.window = window
+        self.stats = stats
+        self.backoff = backoff if backoff is not None else ExponentialBackoff(cap=2.0, base=0.05)
+        self.clock = clock
+        self.failures = 0
+        self.since: float | None = None
+        self.next_try = 0.0
+        self._reported = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def down_for(self) -> float:
+        return 0.0 if self.since is None else self.clock() - self.since
+
+    def may_try(self) -> bool:
+        """False while backing off after a failure: callers then keep what they have and try later."""
+        return self.since is None or self.clock() >= self.next_try
+
+    def expired(self) -> bool:
+        return self.since is not None and self.down_for() > self.window
+
+    def failed(self, exc: Exception, held: int = 0) -> None:
+        now = self.clock()
+        self.failures += 1
+        if self.stats is not None:
+            self.stats.inc_value("guba/redis/retries")
+        if self.since is None:
+            self.since = self._reported = now
+            if self.stats is not None:
+                self.stats.inc_value("guba/redis/outages")
+            logger.warning(
+                "Redis at %s (REDIS_URL) is unreachable (%s: %s): keeping this worker's requests in memory "
+                "and retrying with backoff for up to %.0fs (REDIS_RETRY_SECONDS)",
+                self.url, type(exc).__name__, exc, self.window,
+            )
+        elif now - self._reported >= self.REPORT_EVERY:
+            self._reported = now
+            logger.warning("Redis at %s still unreachable after %.0fs (%s); %d requests held here",
+                           self.url, now - self.since, exc, held)
+        self.next_try = now + self.backoff.compute(self.failures)
+
+    def recovered(self) -> None:
+        if self.since is None:
+            return
+        logger.warning("Redis at %s answers again after %.1fs (%d failed attempts): carrying on",
+                       self.url, self.clock() - self.since, self.failures)
+        self.since = None
+        self.failures = 0
+        self.next_try = 0.0
+        self.backoff.reset()
+
+
 class RunPriorityQueue(PriorityQueue):
     """scrapy-redis's priority queue whose key expires ``REDIS_RUN_TTL`` after the last push, so an
     abandoned run's queue does not stay in Redis forever (an empty zset vanishes by itself)."""
@@ -306,12 +417,22 @@ class RunScheduler(Scheduler):
       worker is busy (``...:busy:<worker>``, expires after ``REDIS_WORKER_TIMEOUT`` if the worker dies).
     * The spider is kept open (``DontCloseSpider``) until the shared queue has been empty and no worker
       busy for ``REDIS_IDLE_CLOSE_SECONDS``; then it closes with reason ``finished``.
+    * Redis unreachable (:class:`RedisOutage`): requests the spider yields are held in memory (in order) and
+      pushed, deduplicated, once Redis answers again; ``next_request`` gives nothing from the shared queue
+      meanwhile, and the worker never counts as idle, so it cannot close as "finished" on a queue it cannot
+      see. Past ``REDIS_RETRY_SECONDS`` it stops with reason ``redis_unavailable``, logging how many held
+      requests are lost. Pushes and pops are replay-safe scripts (``_ENQUEUE_LUA``, ``_POP_LUA``).
+    * The run's state gone from Redis while the worker is in it (the start claim, refreshed by every
+      heartbeat, vanished: Redis restarted without persistence, or was flushed): requests queued before are
+      lost, so the worker stops with reason ``redis_data_lost`` instead of ``finished`` (board watermarks do
+      not move, and the next run fetches what this one missed).
     * ``close()`` never flushes the shared queue. The last live worker of the run, finding the queue empty,
       deletes the run's keys (dupefilter, start claim, worker set). A non-empty queue is left for the other
       workers, or for a new worker started with the same ``GUBA_RUN_ID`` (which resumes the run).
 
     Stats: ``scheduler/enqueued/redis``, ``scheduler/dequeued/redis``, ``dupefilter/filtered``,
-    ``redis/handoffs``, ``redis/left_in_queue``, ``redis/run_cleaned``.
+    ``redis/handoffs``, ``redis/left_in_queue``, ``redis/run_cleaned``, ``guba/redis/retries``,
+    ``guba/redis/outages``, ``guba/redis/lost_requests``, ``guba/redis/data_lost``.
     """
 
     df: Any  # set by scrapy-redis's __init__ (or in open())
@@ -321,12 +442,20 @@ class RunScheduler(Scheduler):
         super().__init__(*args, **kwargs)
         self.crawler: Crawler | None = None
         self.config: RunConfig | None = None
+        self.outage = RedisOutage("", 300.0)
         self.worker = _worker_id()
-        self._local: deque[Request] = deque()
+        self._local: deque[Request] = deque()  # popped from the shared queue by _hand_off, for this engine
+        self._unsent: deque[Request] = deque()  # new requests held while Redis was unreachable
+        self._pop_token: str | None = None  # set while a pop's outcome is unknown (see _pop)
+        self._enqueue_script: Any = None
+        self._pop_script: Any = None
         self._loop: Any = None
         self._busy = False
         self._idle_since: float | None = None
         self._finished = False
+        self._gave_up = False
+        self._run_seen = False  # the run's start claim was seen: its later absence means lost state
+        self._data_lost = False
         self._closed = False
 
     @classmethod
@@ -334,6 +463,8 @@ class RunScheduler(Scheduler):
         instance: RunScheduler = super().from_crawler(crawler)
         instance.crawler = crawler
         instance.config = RunConfig.from_settings(crawler.settings)
+        instance.outage = RedisOutage(str(crawler.settings.get("REDIS_URL") or ""),
+                                      instance.config.retry_seconds, crawler.stats)
         crawler.signals.connect(instance._spider_idle, signal=signals.spider_idle)
         return instance
 
@@ -354,6 +485,8 @@ class RunScheduler(Scheduler):
         )
         if not self.df:
             self.df = load_object(self.dupefilter_cls).from_spider(spider)
+        self._enqueue_script = self.server.register_script(_ENQUEUE_LUA)
+        self._pop_script = self.server.register_script(_POP_LUA)
         assert self.config is not None
         self._heartbeat(busy=False)
         logger.info(
@@ -370,19 +503,49 @@ class RunScheduler(Scheduler):
         self._closed = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        held = len(self._local) + len(self._unsent)
+        if self._gave_up:
+            self._lost(held, "it gave up on Redis")
+            return
+        try:
+            self._leave()
+        except redis.RedisError as exc:
+            held = len(self._local) + len(self._unsent)
+            self._lost(held, f"Redis did not answer ({type(exc).__name__}: {exc})")
+
+    def _leave(self) -> None:
+        if self._data_lost:  # the run's queue is gone: nothing to return requests to
+            if self._local or self._unsent:
+                self._set_stat("guba/redis/lost_requests", len(self._local) + len(self._unsent))
+            self._local.clear()
+            self._unsent.clear()
+            self._pop_token = None
+        if self._pop_token is not None:  # a pop whose outcome is unknown: take its request back
+            request = self._pop(raise_errors=True)
+            if request is not None:
+                self._local.append(request)
+        while self._unsent:
+            self._enqueue_new(self._unsent[0])
+            self._unsent.popleft()
         while self._local:
-            self.queue.push(self._local.popleft())
+            self.queue.push(self._local[0])
+            self._local.popleft()
         me = self.worker
         pipe = self.server.pipeline(transaction=False)
-        pipe.delete(self._worker_key("alive", me), self._worker_key("busy", me))
+        pipe.delete(self._worker_key("alive", me), self._worker_key("busy", me), self._worker_key("popped", me))
         pipe.srem(self._key("workers"), me)
         pipe.smembers(self._key("workers"))
         *_, members = pipe.execute()
         others = [self._worker_key("alive", _text(m)) for m in members]
         alive = int(self.server.exists(*others)) if others else 0
         left = len(self.queue)
+        if alive == 0 and self._data_lost:
+            # What the queue holds now was pushed after the loss: the run cannot be resumed, so it goes too.
+            left = 0
         if alive == 0 and left == 0:
-            self.server.delete(self.df.key, self._key("workers"), self._key("start"), self.queue.key)
+            # Workers that died without leaving are still members: their pop records go too.
+            popped = [self._worker_key("popped", _text(m)) for m in members]
+            self.server.delete(self.df.key, self._key("workers"), self._key("start"), self.queue.key, *popped)
             self._inc("redis/run_cleaned")
             logger.info("Run %s of %s is over: its Redis keys are deleted", self._run_id, self.spider.name)
         elif left:
@@ -392,33 +555,107 @@ class RunScheduler(Scheduler):
                 "GUBA_RUN_ID to resume", left, alive,
             )
 
+    def _lost(self, held: int, why: str) -> None:
+        if held:
+            self._set_stat("guba/redis/lost_requests", held)
+        logger.error(
+            "Worker %s could not leave run %s cleanly: %s at %s (REDIS_URL). %d requests it held are lost (the "
+            "next scheduled run fetches them); the shared queue, if Redis kept it, stays for a worker started "
+            "with the same GUBA_RUN_ID", self.worker, self._run_id, why, self.outage.url, held,
+        )
+
     # scheduling
     def enqueue_request(self, request: Request) -> bool:
         if request.meta.pop(_HANDOFF, False):
             # Popped from the shared queue by _hand_off: already deduplicated when it was first scheduled.
             self._local.append(request)
             return True
-        # scrapy-redis's enqueue_request(), with Scrapy 2.19's stats API (no spider argument).
-        if not request.dont_filter and self.df.request_seen(request):
+        if not self._unsent and not self._data_lost and self.outage.may_try():
+            try:
+                queued = self._enqueue_new(request)
+            except redis.RedisError as exc:
+                self.outage.failed(exc, len(self._unsent) + 1)
+            else:
+                self.outage.recovered()
+                return queued
+        # Redis unreachable (or requests held before this one): kept in order, pushed by _flush later.
+        self._unsent.append(request)
+        return True
+
+    def _enqueue_new(self, request: Request) -> bool:
+        """Dedup and push ``request`` in one replay-safe script; False (and logged) if already seen."""
+        assert self.config is not None
+        fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
+        data = self.queue._encode_request(request)
+        queued = self._enqueue_script(keys=[self.df.key, self.queue.key],
+                                      args=[fingerprint, -request.priority, data, self.config.ttl_ms])
+        if not queued:
             self.df.log(request, self.spider)
             self._inc("dupefilter/filtered")
             return False
-        self.queue.push(request)
         self._inc("scheduler/enqueued/redis")
         return True
 
+    def _flush(self) -> bool:
+        """Push the requests held during an outage, in order. True once none are held."""
+        if self._unsent and self.outage.may_try():
+            try:
+                while self._unsent:
+                    self._enqueue_new(self._unsent[0])  # a replay after a lost reply finds it seen: fine
+                    self._unsent.popleft()
+            except redis.RedisError as exc:
+                self.outage.failed(exc, len(self._unsent))
+                return False
+            self.outage.recovered()
+        return not self._unsent
+
+    def _pop(self, *, raise_errors: bool = False) -> Request | None:
+        """The best request of the shared queue, or None (empty, or Redis unreachable / backing off).
+
+        A pop whose reply is lost keeps its token, and the next pop replays it: the script hands back the
+        request it already took for that token, so a restart between the pop and its reply loses nothing.
+        """
+        assert self.config is not None
+        if not raise_errors and not self.outage.may_try():
+            return None
+        if self._pop_token is None:
+            self._pop_token = uuid.uuid4().hex
+        try:
+            data = self._pop_script(keys=[self.queue.key, self._worker_key("popped", self.worker)],
+                                    args=[self._pop_token, self.config.ttl_ms])
+        except redis.RedisError as exc:
+            if raise_errors:
+                raise
+            self.outage.failed(exc, len(self._unsent))
+            return None
+        self.outage.recovered()
+        self._pop_token = None
+        if data is None:
+            return None
+        request: Request = self.queue._decode_request(data)
+        return request
+
     def next_request(self) -> Request | None:
-        request: Request | None = self._local.popleft() if self._local else self.queue.pop()
+        if self._local:
+            request: Request | None = self._local.popleft()
+        elif self._flush():  # held requests go to the shared queue first (they may be someone else's)
+            request = self._pop()
+        else:
+            request = None
         if request is None:
             return None
         self._inc("scheduler/dequeued/redis")
         if not self._busy:
-            self._set_busy()
+            try:
+                self._set_busy()
+            except redis.RedisError as exc:
+                self.outage.failed(exc, len(self._unsent))
         return request
 
     def has_pending_requests(self) -> bool:
         # Only the local backlog: the shared queue is polled by _tick, so "idle" stays a local notion.
-        return bool(self._local)
+        # Requests held during an outage count: a worker holding some is not done.
+        return bool(self._local or self._unsent)
 
     # polling, heartbeat, closing
     def _spider_idle(self) -> None:
@@ -430,25 +667,45 @@ class RunScheduler(Scheduler):
         engine = crawler.engine if crawler is not None else None
         if engine is None or config is None or self._finished or self._closed:
             return
+        if self.outage.expired():
+            self._give_up(engine, config)
+            return
         try:
             idle = engine.spider_is_idle()
         except RuntimeError:  # the engine slot is gone: closing
             return
+        # While Redis does not answer, the shared state is unknown, not empty: never start closing then.
+        if not self._flush() or not self.outage.may_try():
+            self._idle_since = None
+            return
         try:
-            self._heartbeat(busy=not idle)
-            # Hand off one request at a time, and none while paused: a paused worker must not drain the
-            # shared queue into its own backlog.
-            may_take = not self._local and not engine.paused and (idle or not engine.needs_backout())
-            if may_take and self._hand_off():
-                self._idle_since = None
-                return
+            started = self._heartbeat(busy=not idle)
+        except redis.RedisError as exc:
+            self.outage.failed(exc, len(self._unsent))
+            self._idle_since = None
+            return
+        self.outage.recovered()
+        if started:
+            self._run_seen = True
+        elif self._run_seen:
+            self._lose_run(engine, config)
+            return
+        # Hand off one request at a time, and none while paused: a paused worker must not drain the
+        # shared queue into its own backlog.
+        may_take = not self._local and not engine.paused and (idle or not engine.needs_backout())
+        if may_take and self._hand_off():
+            self._idle_since = None
+            return
+        if self.outage.down:  # the pop failed
+            self._idle_since = None
+            return
+        try:
             # A paused worker (GUBA_BLOCK_ACTION=pause) resumes later: it is not finished.
             if not idle or engine.paused or self._others_busy():
                 self._idle_since = None
                 return
         except redis.RedisError as exc:
-            # Keep the spider open: the shared state is unknown, not empty.
-            logger.warning("Redis error (%s); retrying every %.1fs", exc, config.poll_seconds)
+            self.outage.failed(exc, len(self._unsent))
             self._idle_since = None
             return
         now = time.monotonic()
@@ -460,22 +717,49 @@ class RunScheduler(Scheduler):
                         config.run_id, config.idle_close_seconds)
             deferred_from_coro(engine.close_spider_async(reason="finished"))
 
+    def _give_up(self, engine: Any, config: RunConfig) -> None:
+        self._finished = self._gave_up = True
+        logger.error(
+            "Redis at %s (REDIS_URL) has not answered for %.0fs, longer than REDIS_RETRY_SECONDS (%.0f): "
+            "stopping worker %s of run %s (finish reason redis_unavailable)",
+            self.outage.url, self.outage.down_for(), config.retry_seconds, self.worker, config.run_id,
+        )
+        deferred_from_coro(engine.close_spider_async(reason="redis_unavailable"))
+
+    def _lose_run(self, engine: Any, config: RunConfig) -> None:
+        self._finished = self._data_lost = True
+        self._set_stat("guba/redis/data_lost", 1)
+        logger.error(
+            "Run %s lost its state in Redis at %s (REDIS_URL): its keys are gone (Redis restarted without "
+            "persistence, or was flushed), and with them the requests queued so far. Stopping worker %s "
+            "(finish reason redis_data_lost): board watermarks do not move, so the next run fetches what this "
+            "one missed. Run Redis with appendonly yes to keep a run through restarts",
+            config.run_id, self.outage.url, self.worker,
+        )
+        deferred_from_coro(engine.close_spider_async(reason="redis_data_lost"))
+
     def _hand_off(self) -> bool:
         assert self.crawler is not None and self.crawler.engine is not None
-        request = self.queue.pop()
+        request = self._pop()
         if request is None:
             return False
-        self._set_busy()
         request.meta[_HANDOFF] = True
         self._inc("redis/handoffs")
         # engine.crawl() both schedules (enqueue_request keeps it locally) and wakes the engine up.
         self.crawler.engine.crawl(request)
+        try:
+            self._set_busy()
+        except redis.RedisError as exc:
+            self.outage.failed(exc, len(self._unsent))
         return True
 
-    def _heartbeat(self, *, busy: bool) -> None:
+    def _heartbeat(self, *, busy: bool) -> bool:
+        """Publish that this worker is alive (and busy or not); refresh the run's start claim's expiry.
+        Returns whether the start claim exists (the run has been seeded and its state is still there)."""
         assert self.config is not None
         me = self.worker
         pipe = self.server.pipeline(transaction=False)
+        pipe.pexpire(self._key("start"), self.config.ttl_ms)
         pipe.set(self._worker_key("alive", me), 1, px=self.config.worker_timeout_ms)
         pipe.sadd(self._key("workers"), me)
         pipe.pexpire(self._key("workers"), self.config.ttl_ms)
@@ -483,8 +767,9 @@ class RunScheduler(Scheduler):
             pipe.set(self._worker_key("busy", me), 1, px=self.config.worker_timeout_ms)
         elif self._busy:
             pipe.delete(self._worker_key("busy", me))
-        pipe.execute()
+        started, *_ = pipe.execute()
         self._busy = busy
+        return bool(started)
 
     def _set_busy(self) -> None:
         assert self.config is not None

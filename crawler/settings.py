@@ -169,6 +169,9 @@ REDIS_IDLE_CLOSE_SECONDS = 5.0
 REDIS_POLL_SECONDS = 1.0
 # A worker not heard from for this long (s) (killed, frozen) no longer counts as alive or busy.
 REDIS_WORKER_TIMEOUT = 60.0
+# While Redis does not answer (restart, failover), a worker keeps what it holds and retries with backoff for
+# this long (s), then stops with finish reason "redis_unavailable".
+REDIS_RETRY_SECONDS = 300.0
 ADDONS = {
     "crawler.distributed.RedisAddon": 100,
 }

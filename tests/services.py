@@ -95,10 +95,13 @@ class MongoServer:
 
 
 class RedisServer:
-    """Debian's redis-server on a free loopback port, no persistence."""
+    """Debian's redis-server on a free loopback port. No persistence, unless ``data_dir`` is given: then an
+    append-only file there (``appendonly yes``), as in production, so the data survives :meth:`restart` (on
+    the same port). :meth:`stop` is SIGTERM, which makes redis-server flush the append-only file and exit."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
         self.port = port or free_port()
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -109,8 +112,14 @@ class RedisServer:
         exe = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not os.path.exists(exe):
             raise RuntimeError("redis-server is not installed: run `make system-deps` (apt-get install redis-server)")
+        if self.data_dir is None:
+            persistence = ["--save", "", "--appendonly", "no"]
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            persistence = ["--dir", str(self.data_dir), "--save", "", "--appendonly", "yes",
+                           "--appendfsync", "everysec"]
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", *persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

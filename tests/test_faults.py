@@ -3,7 +3,7 @@ loops, a 5 MB page and hostile post bodies. Each test crawls the replay site int
 every post that could be read is stored exactly once, with its replies, and that nothing else is stored.
 
 Covered elsewhere, not repeated here: MongoDB killed mid-crawl (tests/test_storage.py); the crawler killed with
-SIGKILL and resumed, and Redis restarted under two workers (the resume and Redis tests).
+SIGKILL and resumed, and Redis restarted under two workers (tests/test_distributed.py).
 """
 
 from __future__ import annotations
