@@ -172,7 +172,9 @@ def guba_crawl(tmp: Path, *, base_url: str, mongo_uri: str, database: str, args:
                sample_every: float = 0.0) -> RunResult:
     """``scrapy crawl guba`` as users run it, against ``base_url``, storing into ``database``."""
     stats_file = tmp / f"stats-{database}-{len(list(tmp.glob('stats-*.json')))}.json"
-    merged = {**FAST_SETTINGS, "LOG_LEVEL": "WARNING", "MONGO_SPILL_DIR": str(tmp / "spill"), **(settings or {}),
+    # The tests' fast settings (no delay, quick block backoff) but the project's storage batching.
+    fast = {k: v for k, v in FAST_SETTINGS.items() if not k.startswith("MONGO_")}
+    merged = {**fast, "LOG_LEVEL": "WARNING", "MONGO_SPILL_DIR": str(tmp / "spill"), **(settings or {}),
               "GUBA_STATS_FILE": str(stats_file)}
     return run_process(scrapy_cmd("guba", args, merged), env=crawl_env(base_url, mongo_uri, database),
                        stats_file=stats_file, timeout=timeout, progress=progress, sample_every=sample_every)

@@ -32,7 +32,7 @@ def run() -> dict[str, Any]:
     with workdir("memory") as tmp, mongo_server(tmp) as mongo, ReplaySite(model) as site:
         res = guba_crawl(tmp, base_url=site.base_url, mongo_uri=mongo.uri, database="memory",
                          args={"boards": ",".join(boards)},
-                         settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 16, "MONGO_BATCH_SIZE": 200,
+                         settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 16,
                                    "MONGO_FLUSH_SECONDS": 2.0},
                          timeout=3600, progress=lambda: site.count(kind="post"), sample_every=1.0)
     if res.returncode != 0 or not res.rss_samples:

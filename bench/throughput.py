@@ -62,7 +62,7 @@ def run() -> dict[str, Any]:
             site.reset_log()
             full = guba_crawl(tmp, base_url=site.base_url, mongo_uri=mongo.uri, database=f"throughput_{i}",
                               args={"boards": ",".join(boards)},
-                              settings={"CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY, "MONGO_BATCH_SIZE": 200,
+                              settings={"CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
                                         "MONGO_FLUSH_SECONDS": 1.0})
             if full.returncode != 0 or full.stat("finish_reason") != "finished":
                 raise RuntimeError(f"full crawl failed: {full.log_tail}")
@@ -77,7 +77,7 @@ def run() -> dict[str, Any]:
             site_cpu = time.process_time()
             res = guba_crawl(tmp, base_url=site.base_url, mongo_uri=mongo.uri, database=f"stage_{len(stages)}",
                              args={"boards": ",".join(boards)},
-                             settings={"CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY, "MONGO_BATCH_SIZE": 200,
+                             settings={"CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
                                        "MONGO_FLUSH_SECONDS": 1.0, "ITEM_PIPELINES": json.dumps(pipes)})
             stages[label] = {
                 "pages_per_s": round(_rate(res.stats), 1),

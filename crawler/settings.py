@@ -100,8 +100,10 @@ REPOST_BANDS = 32
 # Connection string; secrets belong here (environment), never in logs. Empty: the pipeline is not configured.
 MONGO_URI = os.environ.get("MONGO_URI", "")
 MONGO_DATABASE = os.environ.get("MONGO_DATABASE", "guba")
-# Documents written per bulk write.
-MONGO_BATCH_SIZE = 200
+# Items per batch (one set of bulk writes). An idle writer takes a batch as soon as it holds MONGO_MIN_BATCH_SIZE
+# items, so batches reach MONGO_BATCH_SIZE only while MongoDB is busy.
+MONGO_BATCH_SIZE = 500
+MONGO_MIN_BATCH_SIZE = 50
 # A partly filled batch is written after this many seconds.
 MONGO_FLUSH_SECONDS = 5.0
 # Full batches waiting for the writer thread; when this many wait, the crawl waits for MongoDB.

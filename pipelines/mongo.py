@@ -283,6 +283,7 @@ class MongoPipeline:
         spill_dir: str,
         timeout_ms: int,
         queue_batches: int = 4,
+        min_batch: int = 50,
         repost: dict[str, Any] | None = None,
         stats: StatsCollector | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -295,6 +296,9 @@ class MongoPipeline:
         self.spill_dir = Path(spill_dir)
         self.timeout_ms = timeout_ms
         self.queue_batches = max(1, queue_batches)
+        # An idle writer takes a batch as soon as it has this many items (it does not wait for batch_size).
+        self.min_batch = max(1, min(min_batch, self.batch_size))
+        self._writing = False
         self.repost = repost  # RepostIndex options; None: no deduplication
         self.stats = stats
         self.clock = clock
@@ -325,12 +329,13 @@ class MongoPipeline:
         o = cls(
             uri=uri,
             database=s.get("MONGO_DATABASE") or "guba",
-            batch_size=s.getint("MONGO_BATCH_SIZE", 200),
+            batch_size=s.getint("MONGO_BATCH_SIZE", 500),
             flush_seconds=s.getfloat("MONGO_FLUSH_SECONDS", 5.0),
             retry_seconds=s.getfloat("MONGO_RETRY_SECONDS", 600.0),
             spill_dir=s.get("MONGO_SPILL_DIR") or "var/spill",
             timeout_ms=s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000),
             queue_batches=s.getint("MONGO_QUEUE_BATCHES", 4),
+            min_batch=s.getint("MONGO_MIN_BATCH_SIZE", 50),
             repost=repost if s.getbool("REPOST_ENABLED", True) else None,
             stats=crawler.stats,
         )
@@ -362,9 +367,14 @@ class MongoPipeline:
         if isinstance(item, BoardDoneItem):
             self.boards_done.append(item)
             return item
-        if self.batch.add(item) and len(self.batch) >= self.batch_size:
+        if self.batch.add(item) and (
+            len(self.batch) >= self.batch_size or (self._writer_idle() and len(self.batch) >= self.min_batch)
+        ):
             await self.flush()
         return item
+
+    def _writer_idle(self) -> bool:
+        return not self._writing and self._queue is not None and self._queue.empty()
 
     def _tick(self) -> Any:
         if len(self.batch) and time.monotonic() - self._last_flush >= self.flush_seconds:
@@ -425,12 +435,18 @@ class MongoPipeline:
         """Write queued batches one after another, in order, until the end marker."""
         assert self._queue is not None
         while (batch := await self._queue.get()) is not None:
+            self._writing = True
             try:
                 await self._write_with_retry(batch)
             except Exception as exc:
                 # MongoDB refused the batch (not an outage): keep it on disk, report it, go on.
                 logger.exception("MongoDB refused a batch of %d items", len(batch))
                 self._spill(batch, exc)
+            finally:
+                self._writing = False
+            # Group commit: the writer never idles while enough items wait; batches grow only while it is busy.
+            if self._queue.empty() and len(self.batch) >= self.min_batch:
+                await self.flush()
 
     async def _write_with_retry(self, batch: Batch) -> None:
         assert self.writer is not None
