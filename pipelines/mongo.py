@@ -299,6 +299,7 @@ class MongoPipeline:
         # An idle writer takes a batch as soon as it has this many items (it does not wait for batch_size).
         self.min_batch = max(1, min(min_batch, self.batch_size))
         self._writing = False
+        self._outage_since: float | None = None  # monotonic time of the first failed write of an outage
         self.repost = repost  # RepostIndex options; None: no deduplication
         self.stats = stats
         self.clock = clock
@@ -449,15 +450,21 @@ class MongoPipeline:
                 await self.flush()
 
     async def _write_with_retry(self, batch: Batch) -> None:
+        """Write one batch; while MongoDB is unreachable, retry with backoff. The retry window belongs to the
+        outage, not to the batch: once an outage has lasted ``MONGO_RETRY_SECONDS``, each further batch is
+        tried once and spilled, so a crawl (or its shutdown) never waits that long per queued batch."""
         assert self.writer is not None
-        deadline = time.monotonic() + self.retry_seconds
         delay = 0.5
         while True:
             try:
                 await self._run(self.writer.write, batch, self.clock())
+                self._outage_since = None
                 return
             except TRANSIENT_ERRORS as exc:
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if self._outage_since is None:
+                    self._outage_since = now
+                if now - self._outage_since >= self.retry_seconds:
                     self._spill(batch, exc)
                     return
                 self._inc("mongo/retry")
@@ -498,12 +505,17 @@ class MongoPipeline:
         for path in sorted(self.spill_dir.glob("spill-*.jsonl")):
             batch = Batch()
             for line in path.read_text(encoding="utf-8").splitlines():
-                rec = json_util.loads(line)
+                rec = json_util.loads(line, json_options=_SPILL_JSON)
                 batch.add(_item_from_dict(rec["kind"], rec["item"]))
             logger.info("Writing %d items kept from an earlier MongoDB outage: %s", len(batch), path)
             await self._write_with_retry(batch)
             path.unlink()
             self._inc("mongo/spill_replayed", len(batch))
+
+
+# Spilled items come back with the timezone-aware UTC datetimes they were written with (json_util's default
+# gives naive ones, which cannot be compared with the aware ones of the rest of the batch).
+_SPILL_JSON = json_util.JSONOptions(tz_aware=True, tzinfo=UTC)
 
 
 def _item_dict(item: Any) -> dict[str, Any]:

@@ -37,8 +37,20 @@ class KnownPosts:
         self.db = db
 
     def lookup(self, post_ids: list[str]) -> dict[str, Known]:
+        """What the store knows of these posts. MongoDB unreachable: nothing (every listed post is fetched, which
+        is always safe), with a warning; the storage stage keeps what it cannot write."""
         if not post_ids:
             return {}
+        try:
+            return self._lookup(post_ids)
+        except PyMongoError as exc:
+            logger.warning(
+                "MongoDB unreachable for the incremental lookup (%s): fetching all %d listed posts",
+                type(exc).__name__, len(post_ids),
+            )
+            return {}
+
+    def _lookup(self, post_ids: list[str]) -> dict[str, Known]:
         posts = {
             d["_id"]: d
             for d in self.db.posts.find(

@@ -179,3 +179,59 @@ def _outage_crawl(site: Any, model: SiteModel, mongo: MongoServer, tmp_path: Pat
         assert {d["_id"] for d in db.replies.find({}, {"_id": 1})} == expected_replies(model, want)
     finally:
         client.close()
+
+
+@pytest.mark.fault
+def test_mongodb_down_for_good_spills_every_batch_and_the_next_run_stores_them(start_site, tmp_path):
+    """MongoDB dies mid-crawl and stays down past MONGO_RETRY_SECONDS: the crawl finishes without waiting that
+    long per batch, keeps every unwritten item on disk, and the next run (MongoDB back) writes them: every post
+    and reply stored exactly once."""
+    model = SiteModel.generate(seed=17, boards={"600519": 120, "usBABA": 40})
+    site = start_site(model)
+    site.faults.slow(0.03)
+    mongo = MongoServer(tmp_path / "mongo").start()
+    spill = tmp_path / "spill"
+    settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "MONGO_BATCH_SIZE": 20,
+                "MONGO_MIN_BATCH_SIZE": 20, "MONGO_CONNECT_TIMEOUT_MS": 500, "MONGO_RETRY_SECONDS": 2,
+                "MONGO_SPILL_DIR": str(spill), "GUBA_LOCK_ENABLED": False}
+    env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": "down"}
+    try:
+        stats_file = tmp_path / "stats-1.json"
+        proc = subprocess.Popen(
+            scrapy_cmd("guba", {"boards": "600519,usBABA"}, {**settings, "GUBA_STATS_FILE": str(stats_file)}),
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while site.count(kind="post") < 30 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            mongo.kill()
+            _, log = proc.communicate(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        stats = json.loads(stats_file.read_text())
+        assert stats.get("mongo/spilled", 0) > 0, log[-3000:]
+        assert list(spill.glob("spill-*.jsonl"))
+        assert "Traceback" not in log, log[log.index("Traceback") - 1500:][:4000]
+
+        mongo.start()
+        second = run_crawl("guba", base_url=site.base_url, tmp_path=tmp_path / "second", mongo_uri=mongo.uri,
+                           database="down", args={"boards": "600519,usBABA"},
+                           settings={"MONGO_SPILL_DIR": str(spill), "GUBA_LOCK_ENABLED": False})
+        assert second.returncode == 0, second.log[-3000:]
+        assert second.stats.get("mongo/spill_replayed") == stats["mongo/spilled"]
+        assert not list(spill.glob("spill-*.jsonl"))
+        client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
+        try:
+            db = client.down
+            want = expected_posts(model, ["600519", "usBABA"])
+            posts = [d["_id"] for d in db.posts.find({}, {"_id": 1})]
+            assert sorted(posts) == sorted(want)
+            replies = [d["_id"] for d in db.replies.find({}, {"_id": 1})]
+            assert sorted(replies) == sorted(expected_replies(model, want))
+            assert all(d.get("article_id") for d in db.posts.find({}, {"article_id": 1}))
+        finally:
+            client.close()
+    finally:
+        mongo.stop()
