@@ -16,7 +16,7 @@ from tests.site import ReplaySite, SiteModel
 
 BOARDS = {"600519": 700, "usBABA": 300}
 CONCURRENCY = 16
-ROUNDS = 2
+ROUNDS = 3
 TARGET = 0.7
 
 
