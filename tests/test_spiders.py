@@ -197,6 +197,6 @@ def test_no_spider_callback_is_a_generator_with_a_return_value() -> None:
     assert is_generator_with_return_value(bad)  # the detector works here
     methods = _generator_methods()
     assert any(name.endswith(".parse_post") for name, _ in methods)
-    assert any(name.endswith(".parse_list") for name, _ in methods)
+    assert any(name.endswith("._list_outputs") for name, _ in methods)
     offenders = [name for name, fn in methods if is_generator_with_return_value(fn)]
     assert offenders == []

@@ -15,6 +15,7 @@ sort is ``publish`` (newest posts first).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -106,35 +107,61 @@ class GubaSpider(CaifuhaoMixin, GubaBaseSpider):
             cb_kwargs={"board": board, "page": page, "prev_ids": prev_ids or [], "watermark": watermark},
         )
 
-    def parse_list(
+    async def parse_list(
         self,
         response: Response,
         board: str,
         page: int,
         prev_ids: list[str] | None = None,
         watermark: str | None = None,
-    ) -> Iterator[Request | PostItem | DeletedPostItem | BoardDoneItem]:
+    ) -> AsyncIterator[Request | PostItem | DeletedPostItem | BoardDoneItem]:
+        read = self._read_list(response, board, page, prev_ids)
+        if read is None:
+            return
+        state, rows, fresh = read
+        known: dict[str, Any] = {}
+        if self.incremental and self.known_posts is not None:
+            # A database round trip: off the reactor thread, which keeps downloading and parsing meanwhile.
+            known = await asyncio.to_thread(self.known_posts.lookup, [r.post_id for r in fresh])
+        for out in self._list_outputs(response, state, board, page, rows, fresh, known, watermark):
+            yield out
+
+    def _read_list(
+        self, response: Response, board: str, page: int, prev_ids: list[str] | None
+    ) -> tuple[BoardState, list[ListRow], list[ListRow]] | None:
+        """The page's rows and those not on the previous page; None (the board stopped) when unreadable."""
         state = self.state.setdefault(board, BoardState(board))
         try:
             listing = parse_list_page(decode_body(response.body, _content_type(response)), url=response.url)
         except PostGone:
             self.stop(state, page, "no_board", "no such board")
-            return
+            return None
         except PageError as exc:
             self.page_error(exc, response.url, board=board)
             self.stop(state, page, "unreadable", "list page unreadable")
-            return
+            return None
         state.pages += 1
         self.inc("guba/pages/list")
         rows = listing.rows
         # The tarpit guard only compares with the previous page, so it needs no state across processes.
         previous = set(prev_ids or ())
-        fresh = [r for r in rows if r.post_id not in previous]
+        return state, rows, [r for r in rows if r.post_id not in previous]
+
+    def _list_outputs(
+        self,
+        response: Response,
+        state: BoardState,
+        board: str,
+        page: int,
+        rows: list[ListRow],
+        fresh: list[ListRow],
+        known: dict[str, Any],
+        watermark: str | None,
+    ) -> Iterator[Request | PostItem | DeletedPostItem | BoardDoneItem]:
         if page == 1 and self.sort == "reply":
             # This run's watermark: the newest activity it saw at the top of the board.
             newest = [r.last_activity_raw for r in rows if not r.pinned and r.last_activity_raw]
             watermark = max(newest) if newest else None
-        known = self.known_posts.lookup([r.post_id for r in fresh]) if self.incremental and self.known_posts else {}
         ps = self.reply_page_size
         for row in fresh:
             if self.since and row.published_raw and row.published_raw < self.since:
