@@ -168,6 +168,11 @@ class MongoWriter:
                     self._inc("dedup/repost")
 
     def write(self, batch: Batch, now: datetime) -> None:
+        self.assign_articles(batch)
+        self.write_rest(batch, now)
+
+    def write_rest(self, batch: Batch, now: datetime) -> None:
+        """Everything but the article ids (:meth:`assign_articles` first)."""
         replies = self._replies_thread.submit(self._write_replies, batch, now) if batch.replies else None
         try:
             self._write_posts(batch, now)
@@ -195,7 +200,6 @@ class MongoWriter:
         self._inc("mongo/replies_written", len(rdocs))
 
     def _write_posts(self, batch: Batch, now: datetime) -> None:
-        self.assign_articles(batch)
         posts_coll = "posts"
         ids = list(batch.posts) + list(batch.deleted)
         existing = self._existing(posts_coll, ids)
@@ -309,6 +313,8 @@ class MongoPipeline:
         # One thread: batches are written in the order they were filled, and reposts assigned one batch after
         # another still find each other.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-writer")
+        # Article ids of the next batch are assigned here while the writer stores the previous one.
+        self._dedup_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-dedup")
         self._queue: asyncio.Queue[Batch | None] | None = None
         self._consumer: asyncio.Future[None] | None = None
         self.boards_done: list[BoardDoneItem] = []
@@ -349,7 +355,7 @@ class MongoPipeline:
 
     async def open_spider(self) -> None:
         try:
-            self.db = await self._run(open_database, self.uri, self.database, timeout_ms=self.timeout_ms)
+            self.db = await self._run(lambda: open_database(self.uri, self.database, timeout_ms=self.timeout_ms))
             await self._run(ensure_indexes, self.db)
         except PyMongoError as exc:
             raise CloseSpider(
@@ -414,13 +420,14 @@ class MongoPipeline:
             if self.db is not None:
                 self.db.client.close()
             self._executor.shutdown(wait=True)
+            self._dedup_executor.shutdown(wait=True)
 
     def _stat(self, key: str) -> Any:
         return self.stats.get_value(key) if self.stats is not None else None
 
-    async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _run(self, fn: Callable[..., Any], *args: Any, executor: ThreadPoolExecutor | None = None) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(executor or self._executor, lambda: fn(*args))
 
     async def flush(self) -> None:
         """Hand the current batch to the writer. Waits only while ``MONGO_QUEUE_BATCHES`` batches are already
@@ -433,40 +440,70 @@ class MongoPipeline:
         await self._queue.put(batch)
 
     async def _consume(self) -> None:
-        """Write queued batches one after another, in order, until the end marker."""
+        """Write queued batches in order until the end marker. Two stages overlap: while batch k is stored
+        (posts, replies, articles, crawl state), batch k+1 gets its article ids; a batch is stored only after its
+        ids are assigned, and assignments run one batch after another."""
         assert self._queue is not None
+        assert self.writer is not None
+        ready: Batch | None = None  # ids assigned, not stored yet
         while (batch := await self._queue.get()) is not None:
             self._writing = True
             try:
-                await self._write_with_retry(batch)
-            except Exception as exc:
-                # MongoDB refused the batch (not an outage): keep it on disk, report it, go on.
-                logger.exception("MongoDB refused a batch of %d items", len(batch))
-                self._spill(batch, exc)
+                dedup = asyncio.ensure_future(self._guarded(self.writer.assign_articles, batch, self._dedup_executor))
+                if ready is not None:
+                    await self._guarded(self._store, ready, self._executor)
+                    ready = None
+                if await dedup:
+                    if self._queue.empty():
+                        await self._guarded(self._store, batch, self._executor)  # nothing to overlap with
+                    else:
+                        ready = batch
             finally:
-                self._writing = False
+                self._writing = ready is not None
             # Group commit: the writer never idles while enough items wait; batches grow only while it is busy.
-            if self._queue.empty() and len(self.batch) >= self.min_batch:
+            if ready is None and self._queue.empty() and len(self.batch) >= self.min_batch:
                 await self.flush()
+        if ready is not None:
+            await self._guarded(self._store, ready, self._executor)
+        self._writing = False
+
+    def _store(self, batch: Batch) -> None:
+        assert self.writer is not None
+        self.writer.write_rest(batch, self.clock())
+
+    async def _guarded(self, fn: Callable[[Batch], Any], batch: Batch, executor: ThreadPoolExecutor) -> bool:
+        """Run one stage of a batch with the outage retries; False when the batch was spilled instead."""
+        try:
+            return await self._with_retry(fn, batch, executor)
+        except Exception as exc:
+            # MongoDB refused the batch (not an outage): keep it on disk, report it, go on.
+            logger.exception("MongoDB refused a batch of %d items", len(batch))
+            self._spill(batch, exc)
+            return False
 
     async def _write_with_retry(self, batch: Batch) -> None:
-        """Write one batch; while MongoDB is unreachable, retry with backoff. The retry window belongs to the
-        outage, not to the batch: once an outage has lasted ``MONGO_RETRY_SECONDS``, each further batch is
-        tried once and spilled, so a crawl (or its shutdown) never waits that long per queued batch."""
         assert self.writer is not None
+        writer = self.writer
+        await self._with_retry(lambda b: writer.write(b, self.clock()), batch, self._executor)
+
+    async def _with_retry(self, fn: Callable[[Batch], Any], batch: Batch, executor: ThreadPoolExecutor) -> bool:
+        """Run ``fn(batch)`` in ``executor``; while MongoDB is unreachable, retry with backoff (every stage is
+        idempotent). The retry window belongs to the outage, not to the batch: once an outage has lasted
+        ``MONGO_RETRY_SECONDS``, each further batch is tried once and spilled, so a crawl (or its shutdown) never
+        waits that long per queued batch. True when written, False when spilled."""
         delay = 0.5
         while True:
             try:
-                await self._run(self.writer.write, batch, self.clock())
+                await self._run(fn, batch, executor=executor)
                 self._outage_since = None
-                return
+                return True
             except TRANSIENT_ERRORS as exc:
                 now = time.monotonic()
                 if self._outage_since is None:
                     self._outage_since = now
                 if now - self._outage_since >= self.retry_seconds:
                     self._spill(batch, exc)
-                    return
+                    return False
                 self._inc("mongo/retry")
                 logger.warning(
                     "MongoDB write failed (%s); retrying %d items in %.1fs", type(exc).__name__, len(batch), delay
