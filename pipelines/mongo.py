@@ -7,9 +7,13 @@
   stays bounded). Writes replace whole documents (with ``_id``) after reading the stored ones in the same batch:
   re-crawling changes nothing but counters and timestamps, and it behaves the same on MongoDB and on nx-27017
   (which mishandles datetimes in ``$set``/``$min``; see README "MongoDB servers").
-* Repost deduplication happens here, batch by batch, right before the posts are written: every post of the batch
-  gets its ``article_id`` from :class:`pipelines.repost_index.RepostIndex` (one set of round trips per batch;
-  posts of one batch that copy each other still find each other). ``REPOST_ENABLED = False`` turns it off.
+* Repost deduplication happens here, batch by batch, before the posts are written: every post of the batch gets
+  its ``article_id`` from :class:`pipelines.repost_index.RepostIndex` (one set of round trips per batch; posts of
+  one batch that copy each other still find each other). Its own thread assigns batch k+1 while the writer
+  stores batch k; assignments, and stores, each run in batch order. ``REPOST_ENABLED = False`` turns it off.
+* Batches are taken as soon as the writer is idle and hold MONGO_MIN_BATCH_SIZE items (group commit); they grow
+  to MONGO_BATCH_SIZE only while MongoDB is busy. Replies are written from a second thread while the posts and
+  articles of the same batch are; a batch's crawl state (``post_crawl_state``) is written after both.
 * A transient failure is retried with backoff for ``MONGO_RETRY_SECONDS``; a batch that still cannot be written
   (or that MongoDB refuses) is spilled to ``MONGO_SPILL_DIR`` as JSON lines and written by the next run. No item
   is dropped.
