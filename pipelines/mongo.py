@@ -48,7 +48,7 @@ from pipelines.documents import (
     post_document,
     reply_document,
 )
-from pipelines.mongo_conn import TRANSIENT_ERRORS, open_database, redact_uri
+from pipelines.mongo_conn import TRANSIENT_ERRORS, mongo_target, open_database, redact_uri
 from pipelines.repost_index import RepostIndex
 
 if TYPE_CHECKING:
@@ -328,8 +328,8 @@ class MongoPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MongoPipeline:
         s = crawler.settings
-        uri = s.get("MONGO_URI") or ""
-        if not uri:
+        target = mongo_target(s)
+        if not target.uri:
             raise NotConfigured("MONGO_URI is not set: nothing is stored (set it, or run `make crawl`)")
         repost = {
             "threshold": s.getfloat("REPOST_THRESHOLD", 0.8),
@@ -338,13 +338,13 @@ class MongoPipeline:
             "bands": s.getint("REPOST_BANDS", 32),
         }
         o = cls(
-            uri=uri,
-            database=s.get("MONGO_DATABASE") or "guba",
+            uri=target.uri,
+            database=target.database,
             batch_size=s.getint("MONGO_BATCH_SIZE", 500),
             flush_seconds=s.getfloat("MONGO_FLUSH_SECONDS", 5.0),
             retry_seconds=s.getfloat("MONGO_RETRY_SECONDS", 600.0),
             spill_dir=s.get("MONGO_SPILL_DIR") or "var/spill",
-            timeout_ms=s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000),
+            timeout_ms=target.timeout_ms,
             queue_batches=s.getint("MONGO_QUEUE_BATCHES", 4),
             min_batch=s.getint("MONGO_MIN_BATCH_SIZE", 50),
             repost=repost if s.getbool("REPOST_ENABLED", True) else None,

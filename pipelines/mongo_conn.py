@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pymongo
 from pymongo.database import Database
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
 
 _CREDENTIALS = re.compile(r"(?<=://)[^@/]+@")
 
@@ -42,3 +45,20 @@ def open_database(uri: str, database: str, *, timeout_ms: int = 5000, **kwargs: 
         client.close()
         raise
     return client[database]
+
+
+class MongoTarget(NamedTuple):
+    """Where the MONGO_* settings point: ``uri`` is empty when MongoDB is not configured."""
+
+    uri: str
+    database: str
+    timeout_ms: int
+
+
+def mongo_target(settings: BaseSettings) -> MongoTarget:
+    """MONGO_URI, MONGO_DATABASE and MONGO_CONNECT_TIMEOUT_MS, with their defaults, read in one place."""
+    return MongoTarget(
+        settings.get("MONGO_URI") or "",
+        settings.get("MONGO_DATABASE") or "guba",
+        settings.getint("MONGO_CONNECT_TIMEOUT_MS", 5000),
+    )

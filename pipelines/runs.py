@@ -28,7 +28,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from twisted.internet import task
 
-from pipelines.mongo_conn import open_database, redact_uri
+from pipelines.mongo_conn import mongo_target, open_database, redact_uri
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -181,9 +181,7 @@ class RunExtension:
     def __init__(self, crawler: Crawler) -> None:
         s = crawler.settings
         self.crawler = crawler
-        self.uri = s.get("MONGO_URI") or ""
-        self.database = s.get("MONGO_DATABASE") or "guba"
-        self.timeout_ms = s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000)
+        self.uri, self.database, self.timeout_ms = mongo_target(s)
         self.run_id = run_id_from(s)
         self.lock_enabled = s.getbool("GUBA_LOCK_ENABLED", True)
         self.stale_seconds = s.getfloat("GUBA_LOCK_STALE_SECONDS", 900)

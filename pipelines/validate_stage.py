@@ -34,7 +34,7 @@ class ValidationPipeline:
         now = datetime.now(UTC)
         if isinstance(item, ReplyPageItem):
             errors = [first_error("replies", reply_document(r, now=now)) for r in item.replies]
-            labels = [getattr(r, "reply_id", "?") for r in item.replies]
+            labels = [r.reply_id for r in item.replies]
         elif isinstance(item, PostItem):
             errors = [first_error("posts", post_document(item, now=now))]
             labels = [item.url]

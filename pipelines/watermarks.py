@@ -21,7 +21,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.incremental import Known
-from pipelines.mongo_conn import open_database, redact_uri
+from pipelines.mongo_conn import mongo_target, open_database, redact_uri
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -94,11 +94,10 @@ class WatermarkExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WatermarkExtension:
-        s = crawler.settings
-        uri = s.get("MONGO_URI") or ""
-        if not uri:
+        target = mongo_target(crawler.settings)
+        if not target.uri:
             raise NotConfigured("MONGO_URI is not set: incremental runs are off")
-        o = cls(crawler, uri, s.get("MONGO_DATABASE") or "guba", s.getint("MONGO_CONNECT_TIMEOUT_MS", 5000))
+        o = cls(crawler, *target)
         crawler.signals.connect(o.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
         return o

@@ -149,11 +149,14 @@ def test_mongodb_stopped_mid_crawl_loses_nothing(start_site, tmp_path):
         mongo.stop()
 
 
-def _outage_crawl(site: Any, model: SiteModel, mongo: MongoServer, tmp_path: Path) -> None:
-    stats_file = tmp_path / "stats.json"
-    settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "GUBA_STATS_FILE": str(stats_file),
-                "MONGO_BATCH_SIZE": 20, "MONGO_CONNECT_TIMEOUT_MS": 1000}
-    env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": "outage"}
+def _crawl_through_outage(site: Any, mongo: MongoServer, tmp_path: Path, database: str,
+                          settings: dict[str, Any], down_for: float | None) -> tuple[int, str, dict[str, Any]]:
+    """``scrapy crawl guba`` of 600519 and usBABA; after 30 post pages MongoDB is killed, and restarted
+    ``down_for`` seconds later (never, when None). Returns exit status, log and stats."""
+    stats_file = tmp_path / f"stats-{database}.json"
+    settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "MONGO_BATCH_SIZE": 20,
+                **settings, "GUBA_STATS_FILE": str(stats_file)}
+    env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": database}
     proc = subprocess.Popen(scrapy_cmd("guba", {"boards": "600519,usBABA"}, settings), cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -161,24 +164,38 @@ def _outage_crawl(site: Any, model: SiteModel, mongo: MongoServer, tmp_path: Pat
         while site.count(kind="post") < 30 and time.monotonic() < deadline:
             time.sleep(0.05)
         mongo.kill()
-        time.sleep(3)
-        mongo.start()
+        if down_for is not None:
+            time.sleep(down_for)
+            mongo.start()
         _, log = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 0, log[-3000:]
-    stats = json.loads(stats_file.read_text())
-    assert stats.get("mongo/retry", 0) + stats.get("dedup/retry", 0) >= 1, "the outage must have been noticed"
+    return proc.returncode, log, json.loads(stats_file.read_text()) if stats_file.exists() else {}
+
+
+def _assert_stored_once(mongo: MongoServer, model: SiteModel, database: str) -> None:
+    """Every post and reply of 600519 and usBABA stored, each exactly once, each post with an article id."""
     client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
     try:
-        db = client.outage
+        db = client[database]
         want = expected_posts(model, ["600519", "usBABA"])
-        assert {d["_id"] for d in db.posts.find({}, {"_id": 1})} == want
-        assert {d["_id"] for d in db.replies.find({}, {"_id": 1})} == expected_replies(model, want)
+        posts = [d["_id"] for d in db.posts.find({}, {"_id": 1})]
+        assert sorted(posts) == sorted(want)
+        replies = [d["_id"] for d in db.replies.find({}, {"_id": 1})]
+        assert sorted(replies) == sorted(expected_replies(model, want))
+        assert all(d.get("article_id") for d in db.posts.find({}, {"article_id": 1}))
     finally:
         client.close()
+
+
+def _outage_crawl(site: Any, model: SiteModel, mongo: MongoServer, tmp_path: Path) -> None:
+    returncode, log, stats = _crawl_through_outage(site, mongo, tmp_path, "outage",
+                                                   {"MONGO_CONNECT_TIMEOUT_MS": 1000}, down_for=3)
+    assert returncode == 0, log[-3000:]
+    assert stats.get("mongo/retry", 0) >= 1, "the outage must have been noticed"
+    _assert_stored_once(mongo, model, "outage")
 
 
 @pytest.mark.fault
@@ -191,26 +208,10 @@ def test_mongodb_down_for_good_spills_every_batch_and_the_next_run_stores_them(s
     site.faults.slow(0.03)
     mongo = MongoServer(tmp_path / "mongo").start()
     spill = tmp_path / "spill"
-    settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "MONGO_BATCH_SIZE": 20,
-                "MONGO_MIN_BATCH_SIZE": 20, "MONGO_CONNECT_TIMEOUT_MS": 500, "MONGO_RETRY_SECONDS": 2,
+    settings = {"MONGO_MIN_BATCH_SIZE": 20, "MONGO_CONNECT_TIMEOUT_MS": 500, "MONGO_RETRY_SECONDS": 2,
                 "MONGO_SPILL_DIR": str(spill), "GUBA_LOCK_ENABLED": False}
-    env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": "down"}
     try:
-        stats_file = tmp_path / "stats-1.json"
-        proc = subprocess.Popen(
-            scrapy_cmd("guba", {"boards": "600519,usBABA"}, {**settings, "GUBA_STATS_FILE": str(stats_file)}),
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 60
-            while site.count(kind="post") < 30 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            mongo.kill()
-            _, log = proc.communicate(timeout=240)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        stats = json.loads(stats_file.read_text())
+        _, log, stats = _crawl_through_outage(site, mongo, tmp_path, "down", settings, down_for=None)
         assert stats.get("mongo/spilled", 0) > 0, log[-3000:]
         assert list(spill.glob("spill-*.jsonl"))
         assert "Traceback" not in log, log[log.index("Traceback") - 1500:][:4000]
@@ -222,16 +223,6 @@ def test_mongodb_down_for_good_spills_every_batch_and_the_next_run_stores_them(s
         assert second.returncode == 0, second.log[-3000:]
         assert second.stats.get("mongo/spill_replayed") == stats["mongo/spilled"]
         assert not list(spill.glob("spill-*.jsonl"))
-        client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
-        try:
-            db = client.down
-            want = expected_posts(model, ["600519", "usBABA"])
-            posts = [d["_id"] for d in db.posts.find({}, {"_id": 1})]
-            assert sorted(posts) == sorted(want)
-            replies = [d["_id"] for d in db.replies.find({}, {"_id": 1})]
-            assert sorted(replies) == sorted(expected_replies(model, want))
-            assert all(d.get("article_id") for d in db.posts.find({}, {"article_id": 1}))
-        finally:
-            client.close()
+        _assert_stored_once(mongo, model, "down")
     finally:
         mongo.stop()

@@ -23,7 +23,7 @@ from typing import Any
 
 from scrapy.http import Request, Response
 
-from crawler.incremental import KnownPostsStore, decide
+from crawler.incremental import Known, KnownPostsStore, decide
 from crawler.items import BoardDoneItem, DeletedPostItem, ListRow, PostItem
 from crawler.pages import PageError, PostGone, decode_body, parse_list_page
 from crawler.spiders.base import PRIO_LIST, GubaBaseSpider, Outcomes, _content_type
@@ -119,7 +119,7 @@ class GubaSpider(CaifuhaoMixin, GubaBaseSpider):
         if read is None:
             return
         state, rows, fresh = read
-        known: dict[str, Any] = {}
+        known: dict[str, Known] = {}
         if self.incremental and self.known_posts is not None:
             # A database round trip: off the reactor thread, which keeps downloading and parsing meanwhile.
             known = await asyncio.to_thread(self.known_posts.lookup, [r.post_id for r in fresh])
@@ -155,7 +155,7 @@ class GubaSpider(CaifuhaoMixin, GubaBaseSpider):
         page: int,
         rows: list[ListRow],
         fresh: list[ListRow],
-        known: dict[str, Any],
+        known: dict[str, Known],
         watermark: str | None,
     ) -> Iterator[Request | PostItem | DeletedPostItem | BoardDoneItem]:
         if page == 1 and self.sort == "reply":
