@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -91,3 +92,56 @@ class ResumeGuard:
     def spider_closed(self) -> None:
         # Any close that reaches this point (finished, Ctrl-C shutdown, blocked) saved Scrapy's state properly.
         (self.jobdir / self.MARKER).unlink(missing_ok=True)
+
+
+class GcTuning:
+    """Cheaper garbage collection for a long crawl (the cyclic collector took ~9 % of the crawler's CPU).
+
+    When the spider opens, everything built at start-up (modules, settings, compiled schemas and regexes) is
+    moved out of the collector's view (``gc.freeze()``): full collections stop re-scanning it. The collection
+    thresholds become ``GC_THRESHOLDS``: a crawl allocates and frees many short-lived objects, nearly all freed
+    by reference counting, so scanning every 700 allocations (Python's default) mostly finds nothing. Cyclic
+    garbage is still collected, in fewer and larger passes. The previous thresholds come back, and the frozen
+    objects return to the oldest generation, when the spider closes. ``GC_THRESHOLDS = []`` turns it off.
+    """
+
+    def __init__(self, thresholds: tuple[int, ...]) -> None:
+        self.thresholds = thresholds
+        self.previous: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> GcTuning:
+        raw = crawler.settings.get("GC_THRESHOLDS")
+        values: list[Any] = []
+        if isinstance(raw, str):  # from the command line: "20000,20,10", "[20000, 20, 10]", "" or "[]"
+            try:
+                values = json.loads(raw) if raw.strip().startswith("[") else [v for v in raw.split(",") if v.strip()]
+            except ValueError:
+                raise ValueError(f"GC_THRESHOLDS is not a list of integers: {raw!r}") from None
+        elif raw:
+            values = list(raw)
+        if not values:
+            raise NotConfigured("GC_THRESHOLDS is empty")
+        try:
+            thresholds = tuple(int(v) for v in values)
+        except (TypeError, ValueError):
+            thresholds = ()
+        if not 1 <= len(thresholds) <= 3 or thresholds[0] <= 0 or any(v < 0 for v in thresholds):
+            raise ValueError(f"GC_THRESHOLDS must be 1 to 3 non-negative integers, the first > 0; got {values!r}")
+        o = cls(thresholds)
+        crawler.signals.connect(o.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
+        return o
+
+    def spider_opened(self) -> None:
+        self.previous = gc.get_threshold()
+        # No gc.collect() first: it costs a full pass (~0.15 s) inside the run; what start-up garbage there is
+        # stays frozen with the rest.
+        gc.freeze()
+        gc.set_threshold(*self.thresholds)
+
+    def spider_closed(self) -> None:
+        if self.previous is not None:
+            gc.set_threshold(*self.previous)
+            gc.unfreeze()
+            self.previous = None

@@ -146,8 +146,11 @@ GUBA_MONITOR_MAX_INVALID_RATE = 0.0
 # --- extensions ----------------------------------------------------------------------------------------
 # Write the run's stats as JSON to this file at the end of the run (empty: off).
 GUBA_STATS_FILE = ""
+# Garbage-collector thresholds while a spider runs (crawler/extensions.py GcTuning; [] = Python's defaults).
+GC_THRESHOLDS = [20000, 20, 10]
 EXTENSIONS = {
     "crawler.extensions.ResumeGuard": 0,
+    "crawler.extensions.GcTuning": 10,
     "spidermon.contrib.scrapy.extensions.Spidermon": 400,
     # Board lock, crawl_runs document and the end-of-run summary (after Spidermon's verdict).
     "pipelines.runs.RunExtension": 450,

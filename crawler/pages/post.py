@@ -131,8 +131,14 @@ def _fragment(html: str) -> lxml.html.HtmlElement | None:
         return None
 
 
+_WS_RE = re.compile(r"\s+")
+# Compiled once: ``element.xpath(string)`` compiles the expression on every call.
+_SOURCE_SPAN_XP = lxml.etree.XPath(".//span[contains(concat(' ', normalize-space(@class), ' '), ' source ')]")
+_LINK_XP = lxml.etree.XPath(".//a[@href]")
+
+
 def _text(el: lxml.html.HtmlElement) -> str:
-    return re.sub(r"\s+", " ", el.text_content()).strip()
+    return _WS_RE.sub(" ", el.text_content()).strip()
 
 
 def find_attribution(body_html: str) -> tuple[str | None, str | None, str | None]:
@@ -141,7 +147,7 @@ def find_attribution(body_html: str) -> tuple[str | None, str | None, str | None
     if root is None:
         return None, None, None
     header = None
-    for span in root.xpath(".//span[contains(concat(' ', normalize-space(@class), ' '), ' source ')]"):
+    for span in _SOURCE_SPAN_XP(root):
         header = _text(span) or None
         if header:
             break
@@ -150,7 +156,7 @@ def find_attribution(body_html: str) -> tuple[str | None, str | None, str | None
     if footers:
         footer = footers[-1]  # the attribution line closes the body; earlier ones are quoted text
     footer_url = None
-    for a in root.xpath(".//a[@href]"):
+    for a in _LINK_XP(root):
         if "点击查看原文" in a.text_content():
             footer_url = (a.get("href") or "").strip() or None
     return header, footer, footer_url

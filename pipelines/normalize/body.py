@@ -7,6 +7,7 @@ only decide what a reader (and the dedup fingerprint) sees.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Final
 
 from lxml import etree
@@ -72,6 +73,13 @@ def _remove(el: etree._Element) -> None:
     parent.remove(el)
 
 
+# Compiled once: ``element.xpath(string)`` compiles the expression on every call.
+_HEADER_FOOTER_XP: Final = etree.XPath(".//*[@id='zw_header' or @id='zw_footer']")
+_IMAGE_REMARK_XP: Final = etree.XPath(".//*[contains(concat(' ', normalize-space(@class), ' '), ' EmImageRemark ')]")
+_KLINE_IMG_XP: Final = etree.XPath(".//img[starts-with(normalize-space(@alt), 'K图')]")
+_READ_MORE_XP: Final = etree.XPath(f".//a[contains(., '{_READ_MORE}')]")
+
+
 def _strip_boilerplate(root: etree._Element) -> None:
     for el in list(root.iter(*_DROP_TREE_TAGS)):
         if el.getparent() is not None:  # not already gone with an ancestor
@@ -80,13 +88,10 @@ def _strip_boilerplate(root: etree._Element) -> None:
         if el is not root:
             el.drop_tag()
     # zw_header is the 来源 line (kept structured in header_source_raw); zw_footer is 文章来源 + the link.
-    for el in root.xpath(".//*[@id='zw_header' or @id='zw_footer']"):
-        _remove(el)
-    for el in root.xpath(".//*[contains(concat(' ', normalize-space(@class), ' '), ' EmImageRemark ')]"):
-        _remove(el)
-    for el in root.xpath(".//img[starts-with(normalize-space(@alt), 'K图')]"):
-        _remove(el)
-    for link in root.xpath(f".//a[contains(., '{_READ_MORE}')]"):
+    for xpath in (_HEADER_FOOTER_XP, _IMAGE_REMARK_XP, _KLINE_IMG_XP):
+        for el in xpath(root):
+            _remove(el)
+    for link in _READ_MORE_XP(root):
         block = link.getparent()
         _remove(link)
         # A legacy 财富号 footer is a <p> holding "（来源：X的财富号 …）" and the link: drop the whole <p>.
@@ -132,6 +137,18 @@ def _fallback_text(html: str) -> str:
     return html_lib.unescape(text)
 
 
+_PARSERS = threading.local()
+
+
+def _parser() -> lxml_html.HTMLParser:
+    # One parser per thread (building one costs more than parsing a short body; lxml parsers must not be
+    # shared between threads).
+    parser: lxml_html.HTMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8")
+    return parser
+
+
 def clean_body(html: str | None) -> str:
     """Plain text of a post body (``post_content`` HTML), one paragraph per line.
 
@@ -152,8 +169,7 @@ def clean_body(html: str | None) -> str:
     # Plain-text bodies use "\n" for paragraphs; HTML parsing would fold them into spaces.
     source = source.replace("\r\n", "\n").replace("\n", "<br>")
     try:
-        parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8")
-        root = lxml_html.fragment_fromstring(source.encode("utf-8"), create_parent="div", parser=parser)
+        root = lxml_html.fragment_fromstring(source.encode("utf-8"), create_parent="div", parser=_parser())
         _strip_boilerplate(root)
         text = _text_with_breaks(root)
     except (etree.LxmlError, ValueError, TypeError):
