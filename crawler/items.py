@@ -108,6 +108,8 @@ class PostItem:
     list_bar_code: str | None = None  # the board list we came from, if any
     deleted: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # A post without replies carries its "replies done" marker itself (one item less through Scrapy).
+    replies_done: RepliesDoneItem | None = None
     # --- filled by pipelines ---
     author: dict[str, Any] | None = None
     source: dict[str, Any] | None = None
@@ -151,6 +153,8 @@ class ReplyPageItem:
     post_id: str
     page: int
     replies: list[ReplyItem]
+    # Set on the post's last replies page: every page has been fetched (one item less through Scrapy).
+    done: RepliesDoneItem | None = None
 
 
 @dataclass

@@ -91,6 +91,8 @@ class Batch:
         if isinstance(item, PostItem):
             self.posts[item.post_id] = item
             self.deleted.pop(item.post_id, None)
+            if item.replies_done is not None:
+                self.replies_done[item.post_id] = item.replies_done
         elif isinstance(item, DeletedPostItem):
             self.deleted[item.post_id] = item
             self.posts.pop(item.post_id, None)
@@ -99,6 +101,8 @@ class Batch:
         elif isinstance(item, ReplyPageItem):
             for reply in item.replies:
                 self.replies[reply.reply_id] = reply
+            if item.done is not None:
+                self.replies_done[item.post_id] = item.done
         elif isinstance(item, RepliesDoneItem):
             self.replies_done[item.post_id] = item
         else:
@@ -570,6 +574,7 @@ def _item_from_dict(kind: str, data: dict[str, Any]) -> Any:
 
     if kind == "post":
         data["stock_mentions"] = [StockMention(**m) for m in data.get("stock_mentions") or []]
+        data.pop("replies_done", None)  # spilled on its own line (kind "replies_done")
         return PostItem(**data)
     if kind == "deleted":
         return DeletedPostItem(**data)

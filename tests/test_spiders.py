@@ -48,6 +48,16 @@ def test_two_boards_every_post_once_with_all_replies(start_site, mongo_server, m
     assert any(len(p.replies) > 30 for p in model.posts.values())
     assert result.stat("guba/board_stop/empty_page") == 2
     assert "Board 600519: stopped after page" in result.log
+    # Every post's crawl state ("all replies fetched") is stored, with or without replies, and the marker rides
+    # on the post (no replies) or on its last replies page: one item per post and per replies page, no more.
+    db = mongo_client["e2e_clean"]
+    want_posts = expected_posts(model, BOARDS)
+    states = {d["_id"]: d for d in db.post_crawl_state.find()}
+    assert set(states) == want_posts
+    for pid in want_posts:
+        assert states[pid]["replies_first_level"] == model.posts[pid].first_level_count, pid
+    # Items: one per post, one per replies page, one per board walked (its watermark).
+    assert result.stat("item_scraped_count") == len(want_posts) + result.stat("guba/pages/replies") + len(BOARDS)
 
 
 def test_blocks_5xx_and_tarpit_lose_nothing_and_store_no_verification_page(start_site, mongo_server, mongo_client, tmp_path):

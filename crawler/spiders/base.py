@@ -129,17 +129,25 @@ class GubaBaseSpider(scrapy.Spider):
         post.list_bar_code = list_bar
         self.outcomes[post_id] = "ok"
         self.inc("guba/posts")
+        has_replies = (post.comments or 0) > 0
+        done = (
+            RepliesDoneItem(post_id=post_id, first_level=0, total=0, post_comments=post.comments)
+            if self.fetch_replies and not has_replies else None
+        )
         # A 财富号 post whose page carries no body: its article page (a browser request) completes it.
-        yield self.complete_post_request(post, response.url) or post
-        if not self.fetch_replies:
-            return
-        if (post.comments or 0) > 0:
+        completion = self.complete_post_request(post, response.url)
+        if completion is None:
+            post.replies_done = done  # travels with the post
+            yield post
+        else:
+            yield completion
+            if done is not None:
+                yield done
+        if self.fetch_replies and has_replies:
             yield self.replies_request(
                 post_id, post.bar_code, max(1, reply_start_page), referer=response.url,
                 post_comments=post.comments, board=list_bar,
             )
-        else:
-            yield RepliesDoneItem(post_id=post_id, first_level=0, total=0, post_comments=post.comments)
 
     def _follow_post_redirect(
         self, response: Response, location: str, post_id: str, list_bar: str | None, reply_start_page: int
@@ -238,25 +246,31 @@ class GubaBaseSpider(scrapy.Spider):
             return
         self.inc("guba/pages/replies")
         self.inc("guba/replies", len(replies.replies))
-        if replies.replies:
-            yield ReplyPageItem(post_id=post_id, page=page, replies=replies.replies)
         ps = self.reply_page_size
         if replies.first_level_ids:
             more = page * ps < replies.count if replies.count is not None else len(replies.first_level_ids) >= ps
         else:
             more = False
+        done = None
+        if not more:
+            first_level = (
+                replies.count if replies.count is not None else (page - 1) * ps + len(replies.first_level_ids)
+            )
+            done = RepliesDoneItem(
+                post_id=post_id,
+                first_level=first_level,
+                total=replies.total_count if replies.total_count is not None else first_level,
+                post_comments=post_comments,
+            )
+        if replies.replies:
+            # The last page carries the "replies done" marker (one item less through Scrapy).
+            yield ReplyPageItem(post_id=post_id, page=page, replies=replies.replies, done=done)
+        elif done is not None:
+            yield done
         if more:
             yield self.replies_request(
                 post_id, bar, page + 1, referer=referer, legacy=legacy, post_comments=post_comments, board=board
             )
-            return
-        first_level = replies.count if replies.count is not None else (page - 1) * ps + len(replies.first_level_ids)
-        yield RepliesDoneItem(
-            post_id=post_id,
-            first_level=first_level,
-            total=replies.total_count if replies.total_count is not None else first_level,
-            post_comments=post_comments,
-        )
 
     # --- errors -----------------------------------------------------------------------------
     def page_error(
