@@ -145,3 +145,34 @@ class GcTuning:
             gc.set_threshold(*self.previous)
             gc.unfreeze()
             self.previous = None
+
+
+class QuietDebugLoggers:
+    """Loggers that write a DEBUG record for every request, item or MongoDB command (``GUBA_QUIET_LOGGERS``)
+    get ``LOG_LEVEL`` as their own level while a crawler runs, when ``LOG_LEVEL`` is above DEBUG.
+
+    Scrapy leaves the root logger at NOTSET and filters in its handler, so each of those records was built (the
+    record, its caller lookup, its arguments) only to be dropped: a few thousand per thousand posts, some of them
+    in the MongoDB writer threads, where they hold the interpreter lock the crawl needs. With ``LOG_LEVEL =
+    DEBUG`` nothing changes. The loggers' own levels come back when the spider closes.
+    """
+
+    def __init__(self, names: list[str], level: int) -> None:
+        self.level = level
+        self.saved = {name: logging.getLogger(name).level for name in names}
+        for name in names:
+            logging.getLogger(name).setLevel(level)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> QuietDebugLoggers:
+        names = crawler.settings.getlist("GUBA_QUIET_LOGGERS")
+        level = logging.getLevelName(str(crawler.settings.get("LOG_LEVEL") or "DEBUG").upper())
+        if not names or not isinstance(level, int) or level <= logging.DEBUG:
+            raise NotConfigured("GUBA_QUIET_LOGGERS is empty or LOG_LEVEL is DEBUG")
+        o = cls(names, level)
+        crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
+        return o
+
+    def spider_closed(self) -> None:
+        for name, level in self.saved.items():
+            logging.getLogger(name).setLevel(level)

@@ -148,9 +148,13 @@ GUBA_MONITOR_MAX_INVALID_RATE = 0.0
 GUBA_STATS_FILE = ""
 # Garbage-collector thresholds while a spider runs (crawler/extensions.py GcTuning; [] = Python's defaults).
 GC_THRESHOLDS = [20000, 20, 10]
+# Loggers with a DEBUG record per request, item or MongoDB command: given LOG_LEVEL as their own level when it is
+# above DEBUG (crawler/extensions.py QuietDebugLoggers), so those records are not built only to be dropped.
+GUBA_QUIET_LOGGERS = ["scrapy.core.engine", "scrapy.core.scraper", "pymongo"]
 EXTENSIONS = {
     "crawler.extensions.ResumeGuard": 0,
     "crawler.extensions.GcTuning": 10,
+    "crawler.extensions.QuietDebugLoggers": 20,
     "spidermon.contrib.scrapy.extensions.Spidermon": 400,
     # Board lock, crawl_runs document and the end-of-run summary (after Spidermon's verdict).
     "pipelines.runs.RunExtension": 450,

@@ -125,11 +125,12 @@ def band_keys(signature: Sequence[int], *, bands: int = 32) -> list[str]:
     if not 1 <= bands <= len(signature):
         raise ValueError(f"bands must be in 1..{len(signature)}, got {bands}")
     rows = len(signature) // bands
-    keys = []
-    for b in range(bands):
-        chunk = ",".join(str(int(v)) for v in signature[b * rows : (b + 1) * rows])
-        keys.append(f"{b}:{hashlib.blake2b(chunk.encode('ascii'), digest_size=8).hexdigest()}")
-    return keys
+    values = [str(int(v)) for v in signature[: bands * rows]]
+    blake2b = hashlib.blake2b
+    return [
+        f"{b}:{blake2b(','.join(values[b * rows : (b + 1) * rows]).encode('ascii'), digest_size=8).hexdigest()}"
+        for b in range(bands)
+    ]
 
 
 def estimated_jaccard(a: Sequence[int], b: Sequence[int]) -> float:

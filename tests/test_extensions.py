@@ -52,3 +52,40 @@ def test_command_line_forms():
 def test_bad_setting_is_a_clear_error(bad):
     with pytest.raises(ValueError, match="GC_THRESHOLDS"):
         GcTuning.from_crawler(get_crawler(settings_dict={"GC_THRESHOLDS": bad}))
+
+
+# --- QuietDebugLoggers -----------------------------------------------------------------------------------
+
+def test_noisy_loggers_take_log_level_while_open_then_restored():
+    import logging
+
+    from crawler.extensions import QuietDebugLoggers
+
+    names = ["pymongo", "scrapy.core.scraper"]
+    before = {n: logging.getLogger(n).level for n in names}
+    ext = QuietDebugLoggers.from_crawler(
+        get_crawler(settings_dict={"LOG_LEVEL": "INFO", "GUBA_QUIET_LOGGERS": names})
+    )
+    try:
+        # pymongo's per-command records and Scrapy's per-item ones are no longer built.
+        assert not logging.getLogger("pymongo.command").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("scrapy.core.scraper").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("pymongo.command").isEnabledFor(logging.INFO)
+    finally:
+        ext.spider_closed()
+    assert {n: logging.getLogger(n).level for n in names} == before
+
+
+@pytest.mark.parametrize("settings", [{"LOG_LEVEL": "DEBUG"}, {"LOG_LEVEL": "INFO", "GUBA_QUIET_LOGGERS": []}])
+def test_debug_level_or_no_loggers_changes_nothing(settings):
+    from crawler.extensions import QuietDebugLoggers
+
+    with pytest.raises(NotConfigured):
+        QuietDebugLoggers.from_crawler(get_crawler(settings_dict=settings))
+
+
+def test_project_quiets_pymongo_and_scrapy_per_item_loggers():
+    from crawler import settings
+
+    assert "crawler.extensions.QuietDebugLoggers" in settings.EXTENSIONS
+    assert {"pymongo", "scrapy.core.engine", "scrapy.core.scraper"} <= set(settings.GUBA_QUIET_LOGGERS)
