@@ -72,3 +72,26 @@ def test_to_json_compatible_converts_dates_at_any_depth_and_keeps_the_rest() -> 
         "n": 1, "f": 0.5, "s": "x", "b": False, "z": None, "at": "2024-05-01T08:30:00+00:00",
         "nested": [{"d": "2024-05-02", "t": [1, "2024-05-01T08:30:00+00:00"]}], "od": {"at": "2024-05-01T08:30:00+00:00"},
     }
+
+
+def test_the_fast_check_gives_the_full_verdict_for_every_kind_of_datetime():
+    """first_error does not render UTC datetimes (a constant stands in); its verdict must still be the full
+    validator's for UTC, other-offset and naive datetimes, and for a string where a date belongs."""
+    from datetime import timedelta, timezone
+
+    from pipelines.documents import post_document
+    from pipelines.schema import first_error, iter_errors
+
+    now = datetime(2026, 7, 15, tzinfo=UTC)
+    for published in (
+        datetime(2026, 7, 15, 8, 30, 1, 123456, tzinfo=UTC),
+        datetime(2026, 7, 15, 8, 30, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2026, 7, 15, 8, 30),  # naive
+        None,
+    ):
+        doc = post_document(_post(), now=now)
+        doc["published_at"] = published
+        assert (first_error("posts", doc) is None) == (iter_errors("posts", doc) == []), published
+    doc = post_document(_post(), now=now)
+    doc["published_at"] = "yesterday"
+    assert first_error("posts", doc) is not None and iter_errors("posts", doc)
