@@ -145,6 +145,9 @@ class MongoWriter:
         Anything else raises."""
         if not docs:
             return
+        if stored is not None and not any(d["_id"] in stored for d in docs):
+            self._insert_new(coll, docs)  # all new (a first crawl): the cheapest write
+            return
         ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = [
             InsertOne(d) if stored is not None and d["_id"] not in stored
             else ReplaceOne({"_id": d["_id"]}, d, upsert=True)
@@ -157,6 +160,18 @@ class MongoWriter:
             if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
                 raise
             raced = [docs[int(e["index"])] for e in errors if isinstance(ops[int(e["index"])], InsertOne)]
+            if raced:
+                self._replace(coll, raced, None)
+
+    def _insert_new(self, coll: str, docs: list[dict[str, Any]]) -> None:
+        """Insert documents read as missing; one that another process inserted meanwhile is replaced instead."""
+        try:
+            self.db[coll].insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
+                raise
+            raced = [docs[int(e["index"])] for e in errors]
             if raced:
                 self._replace(coll, raced, None)
 

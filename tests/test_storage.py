@@ -226,3 +226,21 @@ def test_mongodb_down_for_good_spills_every_batch_and_the_next_run_stores_them(s
         _assert_stored_once(mongo, model, "down")
     finally:
         mongo.stop()
+
+
+def test_writer_inserts_documents_read_as_missing_and_replaces_one_raced_in(mongo_client):
+    """A batch's read found none of its documents, so they are inserted; one that another process stored in
+    between (duplicate key) is written as a replacement, the others are inserted, nothing is lost or doubled."""
+    from pipelines.mongo import MongoWriter
+
+    db = mongo_client["writer_insert_race"]
+    db.replies.drop()
+    db.replies.insert_one({"_id": "2", "text": "stored by another process"})
+    writer = MongoWriter(db)
+    try:
+        docs = [{"_id": str(i), "text": f"reply {i}"} for i in range(1, 4)]
+        writer._replace("replies", docs, stored=set())
+    finally:
+        writer.close()
+    assert sorted((d["_id"], d["text"]) for d in db.replies.find()) == [
+        ("1", "reply 1"), ("2", "reply 2"), ("3", "reply 3")]
