@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.crawl import FAST_SETTINGS, ROOT, scrapy_cmd
+from tests.crawl import FAST_SETTINGS, ROOT, descendants, scrapy_cmd
 from tests.services import MongoServer
 
 
@@ -107,6 +107,15 @@ def read_rss_kb(pid: int, field: str = "VmRSS") -> int | None:
     return None
 
 
+def tree_rss_kb(pid: int) -> tuple[int, int] | None:
+    """(VmRSS of ``pid``, VmRSS of its descendants together) in kB; ``None`` once ``pid`` has gone. The crawler's
+    MongoDB writer process (MONGO_WRITER_PROCESS) is such a descendant."""
+    own = read_rss_kb(pid)
+    if own is None:
+        return None
+    return own, sum(read_rss_kb(child) or 0 for child in descendants(pid))
+
+
 @dataclass
 class RunResult:
     """One crawl subprocess: exit status, the stats it wrote, its log tail and RSS samples over time."""
@@ -116,8 +125,10 @@ class RunResult:
     log_tail: str
     wall_seconds: float
     cpu_seconds: float  # user + system CPU of the child process
-    rss_samples: list[tuple[float, int, int]] = field(default_factory=list)  # (seconds, rss_kb, progress)
+    # (seconds, rss_kb of the process and its descendants, progress)
+    rss_samples: list[tuple[float, int, int]] = field(default_factory=list)
     hwm_kb: int = 0  # the child's VmHWM (peak RSS since exec) at the last sample
+    descendants_peak_kb: int = 0  # the largest RSS of the child's own child processes together (writer process)
 
     def stat(self, key: str, default: Any = 0) -> Any:
         return self.stats.get(key, default)
@@ -130,6 +141,7 @@ def run_process(cmd: list[str], *, env: dict[str, str], stats_file: Path, timeou
     log_path = stats_file.with_suffix(".log")
     samples: list[tuple[float, int, int]] = []
     hwm = [0]
+    kids_peak = [0]
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log_path.open("w", encoding="utf-8") as log:
@@ -138,10 +150,12 @@ def run_process(cmd: list[str], *, env: dict[str, str], stats_file: Path, timeou
 
         def sample() -> None:
             while not stop.wait(sample_every):
-                rss = read_rss_kb(proc.pid)
+                rss = tree_rss_kb(proc.pid)
                 if rss is not None:
-                    samples.append((time.perf_counter() - started, rss, int(progress()) if progress else 0))
+                    own, kids = rss
+                    samples.append((time.perf_counter() - started, own + kids, int(progress()) if progress else 0))
                     hwm[0] = max(hwm[0], read_rss_kb(proc.pid, "VmHWM") or 0)
+                    kids_peak[0] = max(kids_peak[0], kids)
 
         sampler = threading.Thread(target=sample, daemon=True) if sample_every > 0 else None
         if sampler:
@@ -160,7 +174,7 @@ def run_process(cmd: list[str], *, env: dict[str, str], stats_file: Path, timeou
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
-    return RunResult(proc.returncode, stats, tail, wall, cpu, samples, hwm[0])
+    return RunResult(proc.returncode, stats, tail, wall, cpu, samples, hwm[0], kids_peak[0])
 
 
 def crawl_env(base_url: str, mongo_uri: str, database: str) -> dict[str, str]:

@@ -60,6 +60,8 @@ def fetch(url: str, *, store: bool, replies: bool, overrides: list[str]) -> int:
     settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
     # One post is not a shared crawl: never join a scrapy-redis run, never take board locks.
     settings.set("REDIS_URL", "", priority="cmdline")
+    # A few documents: a writer process would cost more to start than it saves.
+    settings.set("MONGO_WRITER_PROCESS", False, priority="cmdline")
     for pair in overrides:
         name, sep, value = pair.partition("=")
         if not sep:

@@ -108,6 +108,9 @@ MONGO_MIN_BATCH_SIZE = 50
 MONGO_FLUSH_SECONDS = 5.0
 # Full batches waiting for the writer thread; when this many wait, the crawl waits for MongoDB.
 MONGO_QUEUE_BATCHES = 4
+# Write batches from a child process (True) instead of threads of the crawler: document building, repost
+# fingerprints and BSON encoding then run beside the crawl instead of holding its interpreter lock.
+MONGO_WRITER_PROCESS = True
 # How long a failing write is retried (with backoff) before the batch is spilled to MONGO_SPILL_DIR.
 MONGO_RETRY_SECONDS = 600.0
 # Batches that could not be written are kept here as JSON lines and replayed by the next run.

@@ -2,15 +2,19 @@
 
 * Settings are read once (``from_crawler``); an empty ``MONGO_URI`` disables the stage (NotConfigured naming the
   setting); an unreachable server stops the crawl at start (CloseSpider naming MONGO_URI, credentials redacted).
-* Items are buffered into batches; full batches go to a bounded queue (``MONGO_QUEUE_BATCHES``) that one worker
-  thread writes in order, so the crawl never waits for MongoDB unless the queue is full (then it waits: memory
-  stays bounded). Writes replace whole documents (with ``_id``) after reading the stored ones in the same batch:
-  re-crawling changes nothing but counters and timestamps, and it behaves the same on MongoDB and on nx-27017
-  (which mishandles datetimes in ``$set``/``$min``; see README "MongoDB servers").
+* Items are buffered into batches; full batches go to a bounded queue (``MONGO_QUEUE_BATCHES``) written in order,
+  so the crawl never waits for MongoDB unless the queue is full (then it waits: memory stays bounded). By default
+  (``MONGO_WRITER_PROCESS``) a child process writes them (:class:`WriterProcess`, code in
+  :mod:`pipelines.mongo_writer`): the document building, fingerprints and BSON encoding then do not hold the
+  crawler's interpreter lock. With ``MONGO_WRITER_PROCESS = False`` threads of the crawler write them.
+* Writes replace whole documents (with ``_id``) after reading the stored ones in the same batch: re-crawling
+  changes nothing but counters and timestamps, and it behaves the same on MongoDB and on nx-27017 (which
+  mishandles datetimes in ``$set``/``$min``; see README "MongoDB servers").
 * Repost deduplication happens here, batch by batch, before the posts are written: every post of the batch gets
   its ``article_id`` from :class:`pipelines.repost_index.RepostIndex` (one set of round trips per batch; posts of
-  one batch that copy each other still find each other). Its own thread assigns batch k+1 while the writer
-  stores batch k; assignments, and stores, each run in batch order. ``REPOST_ENABLED = False`` turns it off.
+  one batch that copy each other still find each other). In thread mode its own thread assigns batch k+1 while
+  the writer stores batch k; assignments, and stores, each run in batch order. ``REPOST_ENABLED = False`` turns
+  it off.
 * Batches are taken as soon as the writer is idle and hold MONGO_MIN_BATCH_SIZE items (group commit); they grow
   to MONGO_BATCH_SIZE only while MongoDB is busy. Replies are written from a second thread while the posts and
   articles of the same batch are; a batch's crawl state (``post_crawl_state``) is written after both.
@@ -25,31 +29,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bson import json_util
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import AutoReconnect, PyMongoError
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 from twisted.internet import task
 
-from crawler.items import BoardDoneItem, DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem, ReplyPageItem
-from pipelines.documents import (
-    article_document,
-    content_changed,
-    deleted_post_document,
-    post_document,
-    reply_document,
-)
+from crawler.items import BoardDoneItem, DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem
 from pipelines.mongo_conn import TRANSIENT_ERRORS, mongo_target, open_database, redact_uri
-from pipelines.repost_index import RepostIndex
+from pipelines.mongo_writer import Batch, MongoWriter, child_init, child_ready, child_write
+
+__all__ = ["Batch", "MongoPipeline", "MongoWriter", "WriterProcess", "WriterRefused", "ensure_indexes"]
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -75,225 +77,54 @@ def ensure_indexes(db: Database[Any]) -> None:
             db[coll].create_index(spec)
 
 
-class Batch:
-    """Items waiting to be written, by kind."""
-
-    def __init__(self) -> None:
-        self.posts: dict[str, PostItem] = {}
-        self.deleted: dict[str, DeletedPostItem] = {}
-        self.replies: dict[str, ReplyItem] = {}
-        self.replies_done: dict[str, RepliesDoneItem] = {}
-
-    def __len__(self) -> int:
-        return len(self.posts) + len(self.deleted) + len(self.replies) + len(self.replies_done)
-
-    def add(self, item: Any) -> bool:
-        if isinstance(item, PostItem):
-            self.posts[item.post_id] = item
-            self.deleted.pop(item.post_id, None)
-            if item.replies_done is not None:
-                self.replies_done[item.post_id] = item.replies_done
-        elif isinstance(item, DeletedPostItem):
-            self.deleted[item.post_id] = item
-            self.posts.pop(item.post_id, None)
-        elif isinstance(item, ReplyItem):
-            self.replies[item.reply_id] = item
-        elif isinstance(item, ReplyPageItem):
-            for reply in item.replies:
-                self.replies[reply.reply_id] = reply
-            if item.done is not None:
-                self.replies_done[item.post_id] = item.done
-        elif isinstance(item, RepliesDoneItem):
-            self.replies_done[item.post_id] = item
-        else:
-            return False
-        return True
+class WriterRefused(Exception):
+    """The writer process could not store a batch for a reason other than an outage (MongoDB refused it)."""
 
 
-class MongoWriter:
-    """Writes a :class:`Batch` (synchronously; call from a worker thread). Idempotent: safe to retry whole."""
+class WriterProcess:
+    """A :class:`MongoWriter` in a child process (``MONGO_WRITER_PROCESS``).
 
-    def __init__(
-        self, db: Database[Any], stats: StatsCollector | None = None, index: RepostIndex | None = None
-    ) -> None:
-        self.db = db
-        self.stats = stats
-        self.index = index
-        # Replies (most of the documents) are written from a second thread while the posts, their article ids
-        # and articles are written from the caller's: the two halves of a batch do not depend on each other.
-        self._replies_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-replies")
+    Building documents, repost fingerprints and pymongo's encoding all hold Python's interpreter lock; in a thread
+    of the crawler they stall the crawl for as long as they run. In a child process they run beside it. Each batch
+    is sent (pickled) to the child, written there with the same :class:`MongoWriter` code, and the child returns
+    the batch's stat increments. Outages come back as :class:`pymongo.errors.AutoReconnect` (retried by the
+    pipeline like an outage in a thread), anything else as :class:`WriterRefused` (the batch is spilled). A child
+    that dies is started again and its batch is retried (every write is idempotent). The child connects on its
+    first batch and dies with the crawler (Linux: ``PR_SET_PDEATHSIG``), so a killed crawl leaves nothing behind.
+    """
 
-    def close(self) -> None:
-        self._replies_thread.shutdown(wait=True)
+    def __init__(self, uri: str, database: str, timeout_ms: int, repost: dict[str, Any] | None) -> None:
+        self._args = (uri, database, timeout_ms, repost, os.getpid())
+        self._pool: ProcessPoolExecutor | None = None
 
-    def _inc(self, key: str, n: int = 1) -> None:
-        if self.stats is not None and n:
-            self.stats.inc_value(key, n)
+    def start(self) -> None:
+        """Start the child and wait until it runs (its imports take a moment; better before the crawl starts)."""
+        # "spawn": a fork of a process with running threads (the reactor's, pymongo's) can deadlock in the child.
+        self._pool = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=child_init, initargs=self._args
+        )
+        self._pool.submit(child_ready).result()
 
-    def _existing(
-        self, coll: str, ids: list[str], projection: dict[str, int] | None = None
-    ) -> dict[str, dict[str, Any]]:
-        if not ids:
-            return {}
-        return {d["_id"]: d for d in self.db[coll].find({"_id": {"$in": ids}}, projection)}
-
-    def _replace(self, coll: str, docs: list[dict[str, Any]], stored: set[str] | None = None) -> None:
-        """Write whole documents by ``_id``, in one unordered bulk write. ``stored``: the ids known to exist (read
-        in this batch); the others are inserted, which costs less than an upsert. A document another process
-        inserted meanwhile (duplicate key on an insert) is written again as a replacement; a duplicate key on an
-        upsert means the other write won with an equivalent document (the same page), so it is not a loss.
-        Anything else raises."""
-        if not docs:
-            return
-        if stored is not None and not any(d["_id"] in stored for d in docs):
-            self._insert_new(coll, docs)  # all new (a first crawl): the cheapest write
-            return
-        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = [
-            InsertOne(d) if stored is not None and d["_id"] not in stored
-            else ReplaceOne({"_id": d["_id"]}, d, upsert=True)
-            for d in docs
-        ]
+    def write(self, batch: Batch, now: datetime) -> dict[str, int]:
+        """Write one batch in the child; the stat increments it made. Blocks (call from a thread)."""
+        if self._pool is None:
+            self.start()
+        assert self._pool is not None
         try:
-            self.db[coll].bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
-                raise
-            raced = [docs[int(e["index"])] for e in errors if isinstance(ops[int(e["index"])], InsertOne)]
-            if raced:
-                self._replace(coll, raced, None)
+            status, payload = self._pool.submit(child_write, batch, now).result()
+        except BrokenProcessPool:
+            self.close(wait=False)
+            self._pool = None
+            raise AutoReconnect("the MongoDB writer process stopped; starting a new one") from None
+        if status == "ok":
+            return dict(payload)
+        if status == "transient":
+            raise AutoReconnect(str(payload))
+        raise WriterRefused(str(payload))
 
-    def _insert_new(self, coll: str, docs: list[dict[str, Any]]) -> None:
-        """Insert documents read as missing; one that another process inserted meanwhile is replaced instead."""
-        try:
-            self.db[coll].insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
-                raise
-            raced = [docs[int(e["index"])] for e in errors]
-            if raced:
-                self._replace(coll, raced, None)
-
-    def assign_articles(self, batch: Batch) -> None:
-        """Give every post of the batch its ``article_id`` (repost deduplication; idempotent: a post assigned
-        before, by any process or an earlier attempt of this batch, keeps its article)."""
-        if self.index is None or not batch.posts:
-            return
-        items = list(batch.posts.values())
-        results = self.index.assign_many([(item.post_id, item.body or "") for item in items])
-        for item, result in zip(items, results, strict=True):
-            first_time = item.article_id is None
-            item.article_id = result.article_id
-            if first_time:
-                self._inc(f"dedup/{result.method}")
-                if not result.is_new_article and result.method in ("exact", "near"):
-                    self._inc("dedup/repost")
-
-    def write(self, batch: Batch, now: datetime) -> None:
-        self.assign_articles(batch)
-        self.write_rest(batch, now)
-
-    def write_rest(self, batch: Batch, now: datetime) -> None:
-        """Everything but the article ids (:meth:`assign_articles` first)."""
-        replies = self._replies_thread.submit(self._write_replies, batch, now) if batch.replies else None
-        try:
-            self._write_posts(batch, now)
-        finally:
-            if replies is not None:
-                replies.result()  # both halves are done (or failed) before the batch is retried or goes on
-
-        # Last: "all replies of this post are stored" is only true once they are.
-        if batch.replies_done:
-            self._replace("post_crawl_state", [
-                {
-                    "_id": d.post_id,
-                    "replies_first_level": d.first_level,
-                    "replies_total": d.total,
-                    "post_comments": d.post_comments,
-                }
-                for d in batch.replies_done.values()
-            ])
-
-    def _write_replies(self, batch: Batch, now: datetime) -> None:
-        # Only first_seen_at survives a rewrite of a reply.
-        old_replies = self._existing("replies", list(batch.replies), {"first_seen_at": 1})
-        rdocs = [reply_document(r, now=now, existing=old_replies.get(rid)) for rid, r in batch.replies.items()]
-        self._replace("replies", rdocs, set(old_replies))
-        self._inc("mongo/replies_written", len(rdocs))
-
-    def _write_posts(self, batch: Batch, now: datetime) -> None:
-        posts_coll = "posts"
-        ids = list(batch.posts) + list(batch.deleted)
-        existing = self._existing(posts_coll, ids)
-        docs: list[dict[str, Any]] = []
-        touched: dict[str, set[str]] = {}
-        for pid, item in batch.posts.items():
-            old = existing.get(pid)
-            doc = post_document(item, now=now, existing=old)
-            if old is None:
-                self._inc("mongo/posts_new")
-            elif content_changed(old, doc):
-                self._inc("mongo/posts_updated")
-            else:
-                self._inc("mongo/posts_unchanged")
-            for aid in (doc.get("article_id"), (old or {}).get("article_id")):
-                if aid:
-                    touched.setdefault(aid, set()).add(pid)
-            docs.append(doc)
-        for pid, gone in batch.deleted.items():
-            old = existing.get(pid)
-            if old is None or not old.get("deleted"):
-                self._inc("mongo/posts_deleted")
-            docs.append(deleted_post_document(gone, now=now, existing=old))
-        self._replace(posts_coll, docs, set(existing))
-        self._inc("mongo/posts_written", len(docs))
-
-        if touched:
-            self.rebuild_articles(touched, now, {d["_id"]: d for d in docs})
-
-    def write_watermarks(self, boards: list[BoardDoneItem], now: datetime) -> None:
-        """Store the watermarks of boards whose walk completed in a run that ended cleanly."""
-        existing = self._existing("boards", [b.board for b in boards])
-        docs = []
-        for b in boards:
-            doc = dict(existing.get(b.board) or {"_id": b.board, "watermarks": {}})
-            marks = dict(doc.get("watermarks") or {})
-            if b.watermark:
-                marks[b.sort] = b.watermark
-            doc.update(
-                watermarks=marks, last_complete_run_at=now, last_stop_reason=b.stop_reason, last_pages=b.pages
-            )
-            docs.append(doc)
-        self._replace("boards", docs)
-
-    def rebuild_articles(
-        self, touched: dict[str, set[str]], now: datetime, written: dict[str, dict[str, Any]] | None = None
-    ) -> None:
-        """Rebuild each touched article from the posts that carry it: those it listed before plus this batch's.
-        ``written``: post documents this batch has just stored (they are not read back).
-
-        Only ``_id`` lookups (an ``$in`` on another field is a full scan on nx-27017), so the cost stays flat as
-        the store grows.
-        """
-        written = written or {}
-        existing = self._existing("articles", sorted(touched), {"post_ids": 1})
-        members = {aid: set(pids) | set((existing.get(aid) or {}).get("post_ids") or []) for aid, pids in touched.items()}
-        wanted = sorted(set().union(*members.values()) - set(written))
-        posts = dict(written)
-        if wanted:
-            posts.update((p["_id"], p) for p in self.db.posts.find({"_id": {"$in": wanted}}, {"body_html": 0}))
-        docs, empty = [], []
-        for aid, ids in members.items():
-            doc = article_document(aid, [posts[i] for i in ids if i in posts], now=now)
-            if doc is None:
-                empty.append(aid)
-            else:
-                docs.append(doc)
-        self._replace("articles", docs, set(existing))
-        if empty:
-            self.db.articles.delete_many({"_id": {"$in": empty}})
-        self._inc("mongo/articles_written", len(docs))
+    def close(self, wait: bool = True) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
 class MongoPipeline:
@@ -312,6 +143,7 @@ class MongoPipeline:
         queue_batches: int = 4,
         min_batch: int = 50,
         repost: dict[str, Any] | None = None,
+        writer_process: bool = False,
         stats: StatsCollector | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -328,6 +160,8 @@ class MongoPipeline:
         self._writing = False
         self._outage_since: float | None = None  # monotonic time of the first failed write of an outage
         self.repost = repost  # RepostIndex options; None: no deduplication
+        self.writer_process = writer_process
+        self._process: WriterProcess | None = None
         self.stats = stats
         self.clock = clock
         self.batch = Batch()
@@ -367,6 +201,7 @@ class MongoPipeline:
             queue_batches=s.getint("MONGO_QUEUE_BATCHES", 4),
             min_batch=s.getint("MONGO_MIN_BATCH_SIZE", 50),
             repost=repost if s.getbool("REPOST_ENABLED", True) else None,
+            writer_process=s.getbool("MONGO_WRITER_PROCESS", True),
             stats=crawler.stats,
         )
         crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
@@ -384,7 +219,15 @@ class MongoPipeline:
             raise CloseSpider(
                 f"MongoDB is unreachable at {redact_uri(self.uri)} (setting MONGO_URI): {type(exc).__name__}"
             ) from None
-        index = RepostIndex(self.db, **self.repost) if self.repost is not None else None
+        index = None
+        if self.writer_process:
+            self._process = WriterProcess(self.uri, self.database, self.timeout_ms, self.repost)
+            await self._run(self._process.start)
+        elif self.repost is not None:
+            from pipelines.repost_index import RepostIndex  # its imports (datasketch, scipy) only where used
+
+            index = RepostIndex(self.db, **self.repost)
+        # In-process writer: batches (thread mode), board watermarks (both modes).
         self.writer = MongoWriter(self.db, self.stats, index)
         logger.info("Storing to MongoDB %s, database %r", redact_uri(self.uri), self.database)
         await self._replay_spills()
@@ -442,6 +285,8 @@ class MongoPipeline:
                 self.writer.close()
             if self.db is not None:
                 self.db.client.close()
+            if self._process is not None:
+                self._process.close()
             self._executor.shutdown(wait=True)
             self._dedup_executor.shutdown(wait=True)
 
@@ -468,6 +313,9 @@ class MongoPipeline:
         ids are assigned, and assignments run one batch after another."""
         assert self._queue is not None
         assert self.writer is not None
+        if self._process is not None:
+            await self._consume_in_process()
+            return
         ready: Batch | None = None  # ids assigned, not stored yet
         while (batch := await self._queue.get()) is not None:
             self._writing = True
@@ -490,6 +338,23 @@ class MongoPipeline:
             await self._guarded(self._store, ready, self._executor)
         self._writing = False
 
+    async def _consume_in_process(self) -> None:
+        """Write queued batches in order in the writer process (which assigns article ids, then stores)."""
+        assert self._queue is not None
+        while (batch := await self._queue.get()) is not None:
+            self._writing = True
+            try:
+                await self._guarded(self._store_in_process, batch, self._executor)
+            finally:
+                self._writing = False
+            if self._queue.empty() and len(self.batch) >= self.min_batch:
+                await self.flush()
+
+    def _store_in_process(self, batch: Batch) -> None:
+        assert self._process is not None
+        for key, count in self._process.write(batch, self.clock()).items():
+            self._inc(key, count)
+
     def _store(self, batch: Batch) -> None:
         assert self.writer is not None
         self.writer.write_rest(batch, self.clock())
@@ -507,6 +372,9 @@ class MongoPipeline:
     async def _write_with_retry(self, batch: Batch) -> None:
         assert self.writer is not None
         writer = self.writer
+        if self._process is not None:
+            await self._with_retry(self._store_in_process, batch, self._executor)
+            return
         await self._with_retry(lambda b: writer.write(b, self.clock()), batch, self._executor)
 
     async def _with_retry(self, fn: Callable[[Batch], Any], batch: Batch, executor: ThreadPoolExecutor) -> bool:
@@ -529,7 +397,8 @@ class MongoPipeline:
                     return False
                 self._inc("mongo/retry")
                 logger.warning(
-                    "MongoDB write failed (%s); retrying %d items in %.1fs", type(exc).__name__, len(batch), delay
+                    "MongoDB write failed (%s: %s); retrying %d items in %.1fs", type(exc).__name__, str(exc)[:200],
+                    len(batch), delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)

@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import expected_posts, expected_replies
-from tests.crawl import FAST_SETTINGS, ROOT, crawl_boards, run_crawl, scrapy_cmd
+from tests.crawl import (
+    FAST_SETTINGS,
+    ROOT,
+    crawl_boards,
+    process_alive,
+    run_crawl,
+    scrapy_cmd,
+    writer_processes,
+)
 from tests.site import SiteModel
 
 pytestmark = pytest.mark.e2e
@@ -93,8 +101,15 @@ def test_sigkill_then_resume_with_the_same_jobdir_loses_and_duplicates_nothing(s
     deadline = time.monotonic() + 60
     while site.count(kind="post") < 80 and time.monotonic() < deadline:
         time.sleep(0.02)
+    writers = writer_processes(proc.pid)
+    assert writers, "the crawler writes to MongoDB from a child process"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+    # The writer process dies with the crawler (nothing is left running, nothing writes behind the next run).
+    deadline = time.monotonic() + 10
+    while any(map(process_alive, writers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(process_alive, writers))
     db = mongo_client["inc_kill"]
     posts_before, _ = _stored(db)
     assert 0 < len(posts_before) < len(expected_posts(model, BOARDS)), "the kill must land mid-crawl"

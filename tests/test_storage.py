@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from pipelines.schema import iter_errors
 from tests.conftest import expected_posts, expected_replies
-from tests.crawl import FAST_SETTINGS, ROOT, run_crawl, scrapy_cmd
+from tests.crawl import FAST_SETTINGS, ROOT, run_crawl, scrapy_cmd, writer_processes
 from tests.services import MongoServer
 from tests.site import SiteModel
 
@@ -244,3 +245,39 @@ def test_writer_inserts_documents_read_as_missing_and_replaces_one_raced_in(mong
         writer.close()
     assert sorted((d["_id"], d["text"]) for d in db.replies.find()) == [
         ("1", "reply 1"), ("2", "reply 2"), ("3", "reply 3")]
+
+
+
+@pytest.mark.fault
+def test_writer_process_killed_mid_crawl_loses_nothing(start_site, tmp_path):
+    """The MongoDB writer process (MONGO_WRITER_PROCESS) is killed with SIGKILL after 30 posts: the crawler starts
+    a new one, retries the batch it was writing, and every post and reply is stored exactly once."""
+    model = SiteModel.generate(seed=19, boards={"600519": 120, "usBABA": 40})
+    site = start_site(model)
+    site.faults.slow(0.03)
+    mongo = MongoServer(tmp_path / "mongo").start()
+    stats_file = tmp_path / "stats.json"
+    settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "MONGO_BATCH_SIZE": 20,
+                "MONGO_WRITER_PROCESS": True, "GUBA_STATS_FILE": str(stats_file)}
+    env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": "writer_kill"}
+    proc = subprocess.Popen(scrapy_cmd("guba", {"boards": "600519,usBABA"}, settings), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while site.count(kind="post") < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        writers = writer_processes(proc.pid)
+        assert len(writers) == 1, writers
+        os.kill(writers[0], signal.SIGKILL)
+        _, log = proc.communicate(timeout=300)
+        assert proc.returncode == 0, log[-3000:]
+        stats = json.loads(stats_file.read_text())
+        assert stats["finish_reason"] == "finished"
+        assert stats.get("mongo/retry", 0) >= 1, "the lost writer must have been noticed"
+        assert "writer process stopped" in log
+        _assert_stored_once(mongo, model, "writer_kill")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        mongo.stop()
