@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.reduction
 import os
 import time
 from collections.abc import Callable
@@ -49,7 +50,14 @@ from twisted.internet import task
 
 from crawler.items import BoardDoneItem, DeletedPostItem, PostItem, RepliesDoneItem, ReplyItem
 from pipelines.mongo_conn import TRANSIENT_ERRORS, mongo_target, open_database, redact_uri
-from pipelines.mongo_writer import Batch, MongoWriter, child_init, child_ready, child_write
+from pipelines.mongo_writer import (
+    Batch,
+    MongoWriter,
+    child_init,
+    child_ready,
+    child_write,
+    reduce_without_raw,
+)
 
 __all__ = ["Batch", "MongoPipeline", "MongoWriter", "WriterProcess", "WriterRefused", "ensure_indexes"]
 
@@ -75,6 +83,11 @@ def ensure_indexes(db: Database[Any]) -> None:
     for coll, specs in INDEXES.items():
         for spec in specs:
             db[coll].create_index(spec)
+
+
+# Posts travel to the writer process without their raw JSON (not stored; ~80 % of a pickled post, and pickling
+# them gets ~7x cheaper). Replies keep theirs: they are small, and a reducer call per reply costs more than it saves.
+multiprocessing.reduction.ForkingPickler.register(PostItem, reduce_without_raw)
 
 
 class WriterRefused(Exception):

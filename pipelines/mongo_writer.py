@@ -8,13 +8,14 @@ batch can be retried whole.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pymongo import InsertOne, ReplaceOne
 from pymongo.database import Database
@@ -31,11 +32,15 @@ from pipelines.documents import (
 from pipelines.mongo_conn import TRANSIENT_ERRORS, open_database
 
 if TYPE_CHECKING:
-    from scrapy.statscollectors import StatsCollector
-
     from pipelines.repost_index import RepostIndex
 
 logger = logging.getLogger(__name__)
+
+
+class StatsSink(Protocol):
+    """What the writer needs of a stats collector (Scrapy's, or the writer process's own)."""
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None: ...
 
 
 class Batch:
@@ -77,7 +82,7 @@ class MongoWriter:
     """Writes a :class:`Batch` (synchronously; call from a worker thread). Idempotent: safe to retry whole."""
 
     def __init__(
-        self, db: Database[Any], stats: StatsCollector | None = None, index: RepostIndex | None = None
+        self, db: Database[Any], stats: StatsSink | None = None, index: RepostIndex | None = None
     ) -> None:
         self.db = db
         self.stats = stats
@@ -260,6 +265,22 @@ class MongoWriter:
 
 
 # --- the writer process's side (module level: the child imports this module) ---------------------------
+def rebuild_item(cls: type[Any], state: dict[str, Any]) -> Any:
+    """Unpickle an item sent to the writer process without its ``raw`` (see :func:`reduce_without_raw`)."""
+    item = object.__new__(cls)
+    item.__dict__.update(state)
+    return item
+
+
+def reduce_without_raw(item: Any) -> tuple[Any, tuple[type[Any], dict[str, Any]]]:
+    """How the crawler pickles a post for the writer process: without ``raw`` (the page's whole JSON object, the
+    largest part of the item), which MongoDB does not store. Registered with multiprocessing's pickler only; other
+    pickling of items keeps everything."""
+    state = dict(item.__dict__)
+    state["raw"] = {}
+    return rebuild_item, (type(item), state)
+
+
 _CHILD: dict[str, Any] = {}
 
 
@@ -288,22 +309,28 @@ def child_init(uri: str, database: str, timeout_ms: int, repost: dict[str, Any] 
 
 
 def child_ready() -> bool:
+    """Called once before the crawl starts: import and connect now rather than on the first batch, mid-crawl (the
+    repost index brings numpy and scipy along). A failed connection is tried again by the first batch."""
+    with contextlib.suppress(*TRANSIENT_ERRORS):
+        _child_writer()
     return True
+
+
+def _child_writer() -> MongoWriter:
+    writer: MongoWriter | None = _CHILD.get("writer")
+    if writer is None:
+        repost = _CHILD["repost"]
+        if repost:
+            from pipelines.repost_index import RepostIndex
+        db = open_database(_CHILD["uri"], _CHILD["database"], timeout_ms=_CHILD["timeout_ms"])
+        writer = _CHILD["writer"] = MongoWriter(db, None, RepostIndex(db, **repost) if repost else None)
+    return writer
 
 
 def child_write(batch: Batch, now: datetime) -> tuple[str, Any]:
     stats = _ChildStats()
     try:
-        writer = _CHILD.get("writer")
-        if writer is None:
-            db = open_database(_CHILD["uri"], _CHILD["database"], timeout_ms=_CHILD["timeout_ms"])
-            repost = _CHILD["repost"]
-            index = None
-            if repost:
-                from pipelines.repost_index import RepostIndex
-
-                index = RepostIndex(db, **repost)
-            writer = _CHILD["writer"] = MongoWriter(db, None, index)
+        writer = _child_writer()
         writer.stats = stats
         writer.write(batch, now)
     except TRANSIENT_ERRORS as exc:

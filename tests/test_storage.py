@@ -281,3 +281,19 @@ def test_writer_process_killed_mid_crawl_loses_nothing(start_site, tmp_path):
             proc.kill()
             proc.communicate()
         mongo.stop()
+
+
+def test_posts_reach_the_writer_process_without_their_raw_json_and_nothing_else_is_lost():
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    import pipelines.mongo  # noqa: F401  (registers the reducer)
+    from tests.test_validate_stage import _post
+
+    post = _post()
+    post.raw = {"post_content": "<p>" + "x" * 5000 + "</p>"}
+    post.article_id = "a1"
+    sent = pickle.loads(bytes(ForkingPickler.dumps(post)))
+    assert sent.raw == {}
+    assert {k: v for k, v in vars(sent).items() if k != "raw"} == {k: v for k, v in vars(post).items() if k != "raw"}
+    assert pickle.loads(pickle.dumps(post)).raw == post.raw  # ordinary pickling keeps everything
