@@ -133,15 +133,21 @@ class MongoWriter:
 
     def _insert_new(self, coll: str, docs: list[dict[str, Any]]) -> None:
         """Insert documents read as missing; one that another process inserted meanwhile is replaced instead."""
+        raced = self._insert_or_existing(coll, docs)
+        if raced:
+            self._replace(coll, raced, None)
+
+    def _insert_or_existing(self, coll: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert documents (unordered); return those whose ``_id`` was already stored (not written). Other errors
+        raise."""
         try:
             self.db[coll].insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
                 raise
-            raced = [docs[int(e["index"])] for e in errors]
-            if raced:
-                self._replace(coll, raced, None)
+            return [docs[int(e["index"])] for e in errors]
+        return []
 
     def assign_articles(self, batch: Batch) -> None:
         """Give every post of the batch its ``article_id`` (repost deduplication; idempotent: a post assigned
@@ -184,10 +190,16 @@ class MongoWriter:
             ])
 
     def _write_replies(self, batch: Batch, now: datetime) -> None:
-        # Only first_seen_at survives a rewrite of a reply.
-        old_replies = self._existing("replies", list(batch.replies), {"first_seen_at": 1})
-        rdocs = [reply_document(r, now=now, existing=old_replies.get(rid)) for rid, r in batch.replies.items()]
-        self._replace("replies", rdocs, set(old_replies))
+        # Replies are inserted without reading first: nearly all are new (an incremental run fetches replies from
+        # the first page not yet stored), and the read cost as much as the insert. Those already stored are then
+        # read and rewritten; only their first_seen_at survives a rewrite.
+        rdocs = [reply_document(r, now=now) for r in batch.replies.values()]
+        stored = self._insert_or_existing("replies", rdocs)
+        if stored:
+            old = self._existing("replies", [d["_id"] for d in stored], {"first_seen_at": 1})
+            self._replace("replies", [
+                reply_document(batch.replies[d["_id"]], now=now, existing=old.get(d["_id"])) for d in stored
+            ], set(old))
         self._inc("mongo/replies_written", len(rdocs))
 
     def _write_posts(self, batch: Batch, now: datetime) -> None:
