@@ -4,6 +4,7 @@ spider fetching the identical requests from the same replay site, in the same ru
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from collections import Counter
@@ -91,6 +92,8 @@ def run() -> dict[str, Any]:
     best_bare = max(_rate(s) for s in bare_runs)
     best_full = max(_rate(s) for s in full_runs)
     ratio = best_full / best_bare if best_bare else 0.0
+    # Each full run against the bare run just before it: the machine's speed drifts over minutes, a pair much less.
+    pairs = [_rate(f) / _rate(b) for f, b in zip(full_runs, bare_runs, strict=True) if _rate(b)]
     same_set = all(p == planned_paths for p in full_paths)
     return emit(
         "pipeline_throughput_ratio", round(ratio, 3), "ratio", f">= {TARGET}", ratio >= TARGET and same_set,
@@ -104,6 +107,8 @@ def run() -> dict[str, Any]:
             "full_items_per_s": round(max(_rate(s, "item_scraped_count") for s in full_runs), 1),
             "runs_full_pages_per_s": [round(_rate(s), 1) for s in full_runs],
             "runs_bare_pages_per_s": [round(_rate(s), 1) for s in bare_runs],
+            "paired_ratios": [round(r, 3) for r in pairs],
+            "paired_ratio_median": round(statistics.median(pairs), 3) if pairs else None,
             "stages": stages,
             "requests": dict(planned),
             "identical_request_set": same_set,
