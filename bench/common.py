@@ -153,6 +153,8 @@ def run_process(cmd: list[str], *, env: dict[str, str], stats_file: Path, timeou
                 rss = tree_rss_kb(proc.pid)
                 if rss is not None:
                     own, kids = rss
+                    if kids == 0 and kids_peak[0]:
+                        continue  # the writer process has exited: the crawl is shutting down, not shrinking
                     samples.append((time.perf_counter() - started, own + kids, int(progress()) if progress else 0))
                     hwm[0] = max(hwm[0], read_rss_kb(proc.pid, "VmHWM") or 0)
                     kids_peak[0] = max(kids_peak[0], kids)
