@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import multiprocessing.reduction
 import os
 import time
 from collections.abc import Callable
@@ -56,7 +55,7 @@ from pipelines.mongo_writer import (
     child_init,
     child_ready,
     child_write,
-    reduce_without_raw,
+    to_wire,
 )
 
 __all__ = ["Batch", "MongoPipeline", "MongoWriter", "WriterProcess", "WriterRefused", "ensure_indexes"]
@@ -83,11 +82,6 @@ def ensure_indexes(db: Database[Any]) -> None:
     for coll, specs in INDEXES.items():
         for spec in specs:
             db[coll].create_index(spec)
-
-
-# Posts travel to the writer process without their raw JSON (not stored; ~80 % of a pickled post, and pickling
-# them gets ~7x cheaper). Replies keep theirs: they are small, and a reducer call per reply costs more than it saves.
-multiprocessing.reduction.ForkingPickler.register(PostItem, reduce_without_raw)
 
 
 class WriterRefused(Exception):
@@ -124,7 +118,7 @@ class WriterProcess:
             self.start()
         assert self._pool is not None
         try:
-            status, payload = self._pool.submit(child_write, batch, now).result()
+            status, payload = self._pool.submit(child_write, to_wire(batch), now).result()
         except BrokenProcessPool:
             self.close(wait=False)
             self._pool = None

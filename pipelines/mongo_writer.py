@@ -277,20 +277,41 @@ class MongoWriter:
 
 
 # --- the writer process's side (module level: the child imports this module) ---------------------------
-def rebuild_item(cls: type[Any], state: dict[str, Any]) -> Any:
-    """Unpickle an item sent to the writer process without its ``raw`` (see :func:`reduce_without_raw`)."""
-    item = object.__new__(cls)
-    item.__dict__.update(state)
-    return item
+def to_wire(batch: Batch) -> dict[str, Any]:
+    """What is sent (pickled) to the writer process: the batch without the posts' and replies' ``raw`` (the page's
+    JSON, most of an item's size, and not stored). Plain dicts pickle ~3x faster than the dataclasses would; the
+    batch's own items are not touched."""
+
+    def slim(items: Any) -> list[dict[str, Any]]:
+        return [{k: v for k, v in vars(item).items() if k != "raw"} for item in items]
+
+    return {
+        "posts": slim(batch.posts.values()),
+        "deleted": list(batch.deleted.values()),
+        "replies": slim(batch.replies.values()),
+        "replies_done": list(batch.replies_done.values()),
+    }
 
 
-def reduce_without_raw(item: Any) -> tuple[Any, tuple[type[Any], dict[str, Any]]]:
-    """How the crawler pickles a post for the writer process: without ``raw`` (the page's whole JSON object, the
-    largest part of the item), which MongoDB does not store. Registered with multiprocessing's pickler only; other
-    pickling of items keeps everything."""
-    state = dict(item.__dict__)
-    state["raw"] = {}
-    return rebuild_item, (type(item), state)
+def from_wire(data: dict[str, Any]) -> Batch:
+    """The batch :func:`to_wire` sent, with ``raw = {}`` on its posts and replies."""
+
+    def rebuild(cls: type[Any], state: dict[str, Any]) -> Any:
+        item = object.__new__(cls)
+        item.__dict__.update(state)
+        item.raw = {}
+        return item
+
+    batch = Batch()
+    for state in data["posts"]:
+        post = rebuild(PostItem, state)
+        batch.posts[post.post_id] = post
+    batch.deleted = {d.post_id: d for d in data["deleted"]}
+    for state in data["replies"]:
+        reply = rebuild(ReplyItem, state)
+        batch.replies[reply.reply_id] = reply
+    batch.replies_done = {d.post_id: d for d in data["replies_done"]}
+    return batch
 
 
 _CHILD: dict[str, Any] = {}
@@ -339,9 +360,10 @@ def _child_writer() -> MongoWriter:
     return writer
 
 
-def child_write(batch: Batch, now: datetime) -> tuple[str, Any]:
+def child_write(data: dict[str, Any], now: datetime) -> tuple[str, Any]:
     stats = _ChildStats()
     try:
+        batch = from_wire(data)
         writer = _child_writer()
         writer.stats = stats
         writer.write(batch, now)

@@ -283,17 +283,30 @@ def test_writer_process_killed_mid_crawl_loses_nothing(start_site, tmp_path):
         mongo.stop()
 
 
-def test_posts_reach_the_writer_process_without_their_raw_json_and_nothing_else_is_lost():
+def test_batches_reach_the_writer_process_without_raw_json_and_nothing_else_is_lost():
     import pickle
-    from multiprocessing.reduction import ForkingPickler
 
-    import pipelines.mongo  # noqa: F401  (registers the reducer)
+    from crawler.items import DeletedPostItem, RepliesDoneItem, ReplyItem
+    from pipelines.mongo import Batch
+    from pipelines.mongo_writer import from_wire, to_wire
     from tests.test_validate_stage import _post
 
     post = _post()
     post.raw = {"post_content": "<p>" + "x" * 5000 + "</p>"}
     post.article_id = "a1"
-    sent = pickle.loads(bytes(ForkingPickler.dumps(post)))
-    assert sent.raw == {}
-    assert {k: v for k, v in vars(sent).items() if k != "raw"} == {k: v for k, v in vars(post).items() if k != "raw"}
-    assert pickle.loads(pickle.dumps(post)).raw == post.raw  # ordinary pickling keeps everything
+    post.replies_done = RepliesDoneItem(post_id=post.post_id, first_level=0, total=0, post_comments=0)
+    reply = ReplyItem(reply_id="9", post_id=post.post_id, parent_id=None, quoted_reply_id=None, author_id="1",
+                      author_name_raw="n", text_raw="好", published_raw="2026-03-07 20:54:56", likes=1,
+                      ip_region=None, deleted=False, raw={"reply_text": "好" * 500})
+    batch = Batch()
+    for item in (post, reply, DeletedPostItem(post_id="7", bar_code="600519", url="u", reason="gone")):
+        batch.add(item)
+    sent = from_wire(pickle.loads(pickle.dumps(to_wire(batch))))
+    for mine, theirs in ((batch.posts, sent.posts), (batch.replies, sent.replies)):
+        assert mine.keys() == theirs.keys()
+        for key, item in mine.items():
+            assert theirs[key].raw == {}
+            assert {k: v for k, v in vars(theirs[key]).items() if k != "raw"} == {
+                k: v for k, v in vars(item).items() if k != "raw"}
+    assert sent.deleted == batch.deleted and sent.replies_done == batch.replies_done
+    assert post.raw and reply.raw  # the crawler's own items keep everything
