@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -52,6 +51,7 @@ from pipelines.mongo_conn import TRANSIENT_ERRORS, mongo_target, open_database, 
 from pipelines.mongo_writer import (
     Batch,
     MongoWriter,
+    WriterContext,
     child_init,
     child_ready,
     child_write,
@@ -108,7 +108,7 @@ class WriterProcess:
         """Start the child and wait until it runs (its imports take a moment; better before the crawl starts)."""
         # "spawn": a fork of a process with running threads (the reactor's, pymongo's) can deadlock in the child.
         self._pool = ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=child_init, initargs=self._args
+            1, mp_context=WriterContext(), initializer=child_init, initargs=self._args
         )
         self._pool.submit(child_ready).result()
 

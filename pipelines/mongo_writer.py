@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing.context
 import os
 import signal
 import sys
@@ -277,6 +278,42 @@ class MongoWriter:
 
 
 # --- the writer process's side (module level: the child imports this module) ---------------------------
+class WriterSpawnProcess(multiprocessing.context.SpawnProcess):
+    """A "spawn" process that does not re-run the crawler's main module.
+
+    Python's spawn runs the parent's main script again in the child (as ``__mp_main__``); for the ``scrapy`` console
+    script that imports all of Scrapy (~50 MB and a second of CPU) into a process that needs only this module.
+    (``python -m scrapy`` is skipped by Python itself.) Defined here, not in :mod:`pipelines.mongo`: the process
+    object is pickled to the child, which imports its class's module.
+    """
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        if sys.platform == "win32":
+            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+        from multiprocessing import popen_spawn_posix, spawn
+
+        original = spawn.get_preparation_data
+
+        def without_main(name: str) -> dict[str, Any]:
+            data = original(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            return data
+
+        spawn.get_preparation_data = without_main  # read once, in this thread, while the process starts
+        try:
+            return popen_spawn_posix.Popen(process_obj)
+        finally:
+            spawn.get_preparation_data = original
+
+
+class WriterContext(multiprocessing.context.SpawnContext):
+    """The multiprocessing context of the writer process (see :class:`WriterSpawnProcess`)."""
+
+    Process = WriterSpawnProcess
+
+
 def to_wire(batch: Batch) -> dict[str, Any]:
     """What is sent (pickled) to the writer process: the batch without the posts' and replies' ``raw`` (the page's
     JSON, most of an item's size, and not stored). Plain dicts pickle ~3x faster than the dataclasses would; the
