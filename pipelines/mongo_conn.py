@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pymongo
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 if TYPE_CHECKING:
@@ -22,6 +23,30 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     pymongo.errors.ExecutionTimeout,
     pymongo.errors.WTimeoutError,
 )
+
+
+DUPLICATE_KEY = 11000
+
+
+def duplicate_key_indexes(exc: pymongo.errors.BulkWriteError) -> list[int]:
+    """Indexes of the operations an unordered bulk write refused only because their ``_id`` (or unique key) was
+    already stored. Anything else in the error (another write error, a write-concern error) re-raises ``exc``."""
+    errors = exc.details.get("writeErrors", [])
+    if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise exc
+    return [int(e["index"]) for e in errors]
+
+
+def insert_new(coll: Collection[Any], docs: list[dict[str, Any]]) -> list[int]:
+    """Insert ``docs`` (unordered); the indexes of those whose ``_id`` was already stored (not written). Other
+    errors raise."""
+    if not docs:
+        return []
+    try:
+        coll.insert_many(docs, ordered=False)
+    except pymongo.errors.BulkWriteError as exc:
+        return duplicate_key_indexes(exc)
+    return []
 
 
 def redact_uri(uri: str) -> str:

@@ -30,7 +30,7 @@ from pipelines.documents import (
     post_document,
     reply_document,
 )
-from pipelines.mongo_conn import TRANSIENT_ERRORS, open_database
+from pipelines.mongo_conn import TRANSIENT_ERRORS, duplicate_key_indexes, insert_new, open_database
 
 if TYPE_CHECKING:
     from pipelines.repost_index import RepostIndex
@@ -125,10 +125,7 @@ class MongoWriter:
         try:
             self.db[coll].bulk_write(ops, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
-                raise
-            raced = [docs[int(e["index"])] for e in errors if isinstance(ops[int(e["index"])], InsertOne)]
+            raced = [docs[i] for i in duplicate_key_indexes(exc) if isinstance(ops[i], InsertOne)]
             if raced:
                 self._replace(coll, raced, None)
 
@@ -141,14 +138,7 @@ class MongoWriter:
     def _insert_or_existing(self, coll: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Insert documents (unordered); return those whose ``_id`` was already stored (not written). Other errors
         raise."""
-        try:
-            self.db[coll].insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
-                raise
-            return [docs[int(e["index"])] for e in errors]
-        return []
+        return [docs[i] for i in insert_new(self.db[coll], docs)]
 
     def assign_articles(self, batch: Batch) -> None:
         """Give every post of the batch its ``article_id`` (repost deduplication; idempotent: a post assigned

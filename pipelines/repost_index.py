@@ -54,9 +54,9 @@ from pipelines.fingerprint import (
     key_of_fingerprint,
     signature_of_fingerprint,
 )
+from pipelines.mongo_conn import duplicate_key_indexes, insert_new
 
 METHODS: Final = ("short", "exact", "near", "new")
-_DUPLICATE_KEY: Final = 11000
 
 
 @dataclass(frozen=True)
@@ -86,19 +86,9 @@ class _Pending:
     keys: list[str] | None = None
 
 
-def _insert_ignoring_duplicates(coll: Collection[Any], docs: list[dict[str, Any]]) -> set[int]:
-    """Insert all docs (unordered); return the indexes of those that already existed. Other errors raise."""
-    if not docs:
-        return set()
-    try:
-        coll.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        other = [e for e in errors if e.get("code") != _DUPLICATE_KEY]
-        if other or exc.details.get("writeConcernErrors"):
-            raise
-        return {int(e["index"]) for e in errors}
-    return set()
+def _inserted_before(coll: Collection[Any], docs: list[dict[str, Any]]) -> set[int]:
+    """Insert all docs (unordered); the indexes of those that already existed. Other errors raise."""
+    return set(insert_new(coll, docs))
 
 
 def _add_to_sets(coll: Collection[Any], additions: dict[str, list[str]]) -> None:
@@ -117,12 +107,10 @@ def _add_to_sets(coll: Collection[Any], additions: dict[str, list[str]]) -> None
             coll.bulk_write(ops, ordered=False)
             return
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if attempt or exc.details.get("writeConcernErrors") or any(
-                e.get("code") != _DUPLICATE_KEY for e in errors
-            ):
+            raced = duplicate_key_indexes(exc)
+            if attempt:
                 raise
-            ops = [ops[int(e["index"])] for e in errors]
+            ops = [ops[i] for i in raced]
 
 
 def _article_id(exact: str) -> str:
@@ -333,12 +321,12 @@ class RepostIndex:
         # Most band keys are new: those are inserted (cheaper than upserts); a key another process inserted
         # meanwhile, and every key stored before, gets the ids added to its set.
         fresh = [k for k in new_bands if k not in stored_keys]
-        raced_bands = _insert_ignoring_duplicates(
+        raced_bands = _inserted_before(
             self.band_index, [{"_id": k, "article_ids": new_bands[k]} for k in fresh]
         )
         fresh_set = {k for i, k in enumerate(fresh) if i not in raced_bands}
         _add_to_sets(self.band_index, {k: v for k, v in new_bands.items() if k not in fresh_set})
-        existed = _insert_ignoring_duplicates(self.fingerprints, new_fps)
+        existed = _inserted_before(self.fingerprints, new_fps)
         if existed:  # another process created the same article first: we joined it rather than made it
             taken = {new_fps[i]["_id"] for i in existed}
             for p in pending:
@@ -353,7 +341,7 @@ class RepostIndex:
             post_docs.append(
                 {"_id": p.post_id, "article_id": r.article_id, "method": r.method, "similarity": r.similarity}
             )
-        raced = _insert_ignoring_duplicates(self.posts, post_docs)
+        raced = _inserted_before(self.posts, post_docs)
         if raced:  # another process assigned the same post meanwhile: its answer is the stored one
             stored = self._known_posts(post_docs[i]["_id"] for i in raced)
             for i in raced:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +151,10 @@ def test_mongodb_stopped_mid_crawl_loses_nothing(start_site, tmp_path):
         mongo.stop()
 
 
-def _crawl_through_outage(site: Any, mongo: MongoServer, tmp_path: Path, database: str,
-                          settings: dict[str, Any], down_for: float | None) -> tuple[int, str, dict[str, Any]]:
-    """``scrapy crawl guba`` of 600519 and usBABA; after 30 post pages MongoDB is killed, and restarted
-    ``down_for`` seconds later (never, when None). Returns exit status, log and stats."""
+def _crawl_with_fault(site: Any, mongo: MongoServer, tmp_path: Path, database: str, settings: dict[str, Any],
+                      fault: Callable[[subprocess.Popen[str]], None]) -> tuple[int, str, dict[str, Any]]:
+    """``scrapy crawl guba`` of 600519 and usBABA; after 30 post pages ``fault(crawler process)`` runs. Returns
+    exit status, log and stats."""
     stats_file = tmp_path / f"stats-{database}.json"
     settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "MONGO_BATCH_SIZE": 20,
                 **settings, "GUBA_STATS_FILE": str(stats_file)}
@@ -164,16 +165,27 @@ def _crawl_through_outage(site: Any, mongo: MongoServer, tmp_path: Path, databas
         deadline = time.monotonic() + 60
         while site.count(kind="post") < 30 and time.monotonic() < deadline:
             time.sleep(0.05)
-        mongo.kill()
-        if down_for is not None:
-            time.sleep(down_for)
-            mongo.start()
+        fault(proc)
         _, log = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     return proc.returncode, log, json.loads(stats_file.read_text()) if stats_file.exists() else {}
+
+
+def _crawl_through_outage(site: Any, mongo: MongoServer, tmp_path: Path, database: str,
+                          settings: dict[str, Any], down_for: float | None) -> tuple[int, str, dict[str, Any]]:
+    """The crawl of :func:`_crawl_with_fault`; MongoDB is killed, and restarted ``down_for`` seconds later (never,
+    when None)."""
+
+    def outage(_: subprocess.Popen[str]) -> None:
+        mongo.kill()
+        if down_for is not None:
+            time.sleep(down_for)
+            mongo.start()
+
+    return _crawl_with_fault(site, mongo, tmp_path, database, settings, outage)
 
 
 def _assert_stored_once(mongo: MongoServer, model: SiteModel, database: str) -> None:
@@ -256,30 +268,21 @@ def test_writer_process_killed_mid_crawl_loses_nothing(start_site, tmp_path):
     site = start_site(model)
     site.faults.slow(0.03)
     mongo = MongoServer(tmp_path / "mongo").start()
-    stats_file = tmp_path / "stats.json"
-    settings = {**FAST_SETTINGS, "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "MONGO_BATCH_SIZE": 20,
-                "MONGO_WRITER_PROCESS": True, "GUBA_STATS_FILE": str(stats_file)}
-    env = {**os.environ, "GUBA_BASE_URL": site.base_url, "MONGO_URI": mongo.uri, "MONGO_DATABASE": "writer_kill"}
-    proc = subprocess.Popen(scrapy_cmd("guba", {"boards": "600519,usBABA"}, settings), cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while site.count(kind="post") < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        writers = writer_processes(proc.pid)
+
+    def kill_writer(crawler: subprocess.Popen[str]) -> None:
+        writers = writer_processes(crawler.pid)
         assert len(writers) == 1, writers
         os.kill(writers[0], signal.SIGKILL)
-        _, log = proc.communicate(timeout=300)
-        assert proc.returncode == 0, log[-3000:]
-        stats = json.loads(stats_file.read_text())
+
+    try:
+        returncode, log, stats = _crawl_with_fault(site, mongo, tmp_path, "writer_kill",
+                                                   {"MONGO_WRITER_PROCESS": True}, kill_writer)
+        assert returncode == 0, log[-3000:]
         assert stats["finish_reason"] == "finished"
         assert stats.get("mongo/retry", 0) >= 1, "the lost writer must have been noticed"
         assert "writer process stopped" in log
         _assert_stored_once(mongo, model, "writer_kill")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
         mongo.stop()
 
 
